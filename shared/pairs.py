@@ -1,0 +1,218 @@
+"""Degraded/clean pairs of a split, written once under cache/<split>/pairs/ with a JSONL manifest.
+
+Stage one and stage two both read pixels from here, so they see the very same degradations.
+A build appends each finished photo's rows to manifest.partial.jsonl, so an interrupted build
+resumes where it stopped; the final manifest.jsonl is written atomically at the end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from skimage.transform import resize
+
+from shared.config import config_from_dict, config_to_dict, save_config
+from shared.degrade import CDD11_CATEGORIES, CLEAR, DegradationModel, components_of
+from shared.degrade.composite import stable_id_hash
+from shared.errors import ImageReadError, SplitError
+from shared.fileio import atomic_write_text
+from shared.image_io import fit_max_side, save_image
+from shared.splits import CleanPhoto, Split
+
+MANIFEST = "manifest.jsonl"
+PARTIAL = "manifest.partial.jsonl"
+FAILURES = "failures.jsonl"
+SPLIT_CONFIG = "split.json"
+
+
+@dataclass(frozen=True)
+class SynthesisConfig:
+    """How a split's clean photos become pairs; saved as split.json beside the manifest."""
+
+    seed: int = 0
+    categories: tuple[str, ...] = CDD11_CATEGORIES
+    per_image: int | None = None
+    """Categories drawn per photo (seeded); None makes every category of every photo."""
+    max_side: int | None = 512
+    """Photos larger than this are downscaled (anti-aliased) first; None keeps full size."""
+    model: DegradationModel = field(default_factory=DegradationModel)
+
+    def __post_init__(self) -> None:
+        for category in self.categories:
+            components_of(category)
+
+
+@dataclass(frozen=True)
+class PairRow:
+    """One manifest row; paths are absolute once read back."""
+
+    image_id: str
+    category: str
+    degraded: Path
+    clean: Path | None
+    source: str
+    params: dict = field(default_factory=dict)
+
+    def to_json(self, base: Path) -> str:
+        def rel(path: Path | None) -> str | None:
+            if path is None:
+                return None
+            return str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
+
+        row = {"image_id": self.image_id, "category": self.category, "degraded": rel(self.degraded),
+               "clean": rel(self.clean), "source": self.source, "params": self.params}  # fmt: skip
+        return json.dumps(row, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, line: str, base: Path) -> PairRow:
+        row = json.loads(line)
+        return cls(
+            image_id=row["image_id"],
+            category=row["category"],
+            degraded=base / row["degraded"],
+            clean=base / row["clean"] if row["clean"] else None,
+            source=row["source"],
+            params=row.get("params", {}),
+        )
+
+
+@dataclass(frozen=True)
+class PairsReport:
+    """What a build did: rows in the manifest, photos built now, already there, and failures."""
+
+    pairs_dir: Path
+    rows: list[PairRow]
+    built: int
+    reused: int
+    failures: list[dict]
+
+
+def pairs_dir(cache_root: str | Path, split: Split) -> Path:
+    """Where a split's pairs live."""
+    return Path(cache_root) / split.slug / "pairs"
+
+
+def read_pairs(directory: str | Path) -> list[PairRow]:
+    """Rows of a finished manifest; a missing one raises SplitError with the command that builds it."""
+    directory = Path(directory)
+    manifest = directory / MANIFEST
+    if not manifest.is_file():
+        raise SplitError(f"{manifest}: no pairs manifest; build the split first (restore-embed pairs --split ...)")
+    return [PairRow.from_json(line, directory) for line in manifest.read_text().splitlines() if line.strip()]
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break  # a line cut by a kill mid-write: everything before it is intact
+    return rows
+
+
+def _check_config(directory: Path, config: SynthesisConfig) -> None:
+    saved = directory / SPLIT_CONFIG
+    if not saved.is_file():
+        return
+    existing = config_from_dict(SynthesisConfig, json.loads(saved.read_text()), str(saved))
+    if existing != config:
+        raise SplitError(
+            f"{directory} was built with another synthesis config (seed {existing.seed}, "
+            f"{len(existing.categories)} categories); delete that folder to rebuild, or use another --cache-dir"
+        )
+
+
+def _categories_for(photo: CleanPhoto, config: SynthesisConfig) -> tuple[str, ...]:
+    if config.per_image is None or config.per_image >= len(config.categories):
+        return config.categories
+    rng = np.random.default_rng([config.seed, stable_id_hash(photo.image_id), 999])
+    chosen = rng.choice(len(config.categories), size=config.per_image, replace=False)
+    return tuple(config.categories[i] for i in sorted(chosen))
+
+
+def _synthesize_photo(photo: CleanPhoto, directory: Path, config: SynthesisConfig) -> list[PairRow]:
+    clean = fit_max_side(photo.load(), config.max_side)
+    depth = photo.depth()
+    if depth is not None:
+        depth = fit_max_side(depth[..., None], config.max_side)[..., 0]
+        if depth.shape != clean.shape[:2]:
+            depth = resize(depth, clean.shape[:2], preserve_range=True).astype(np.float32)
+    # Quantise once, and degrade the quantised clean, so the pair on disk is exactly what we describe.
+    clean_path = save_image(directory / "clean" / f"{photo.image_id}.png", clean)
+    clean = np.round(np.clip(clean, 0, 1) * 255) / 255
+    rows = []
+    for category in _categories_for(photo, config):
+        degraded_path = clean_path
+        params: dict = {}
+        if category != CLEAR:
+            degraded, params = config.model.degrade(clean, category, photo.image_id, config.seed, depth)
+            degraded_path = save_image(directory / "degraded" / category / f"{photo.image_id}.png", degraded)
+        rows.append(PairRow(photo.image_id, category, degraded_path, clean_path, photo.source, params))
+    return rows
+
+
+def build_pairs(
+    split: Split,
+    cache_root: str | Path,
+    config: SynthesisConfig | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> PairsReport:
+    """Write (once) the pairs of `split` under cache_root; bad photos are listed in failures and skipped."""
+    config = config or SynthesisConfig(seed=split.default_seed)
+    directory = pairs_dir(cache_root, split)
+    _check_config(directory, config)
+    if (directory / MANIFEST).is_file():
+        return PairsReport(directory, read_pairs(directory), 0, 0, _read_jsonl(directory / FAILURES))
+    directory.mkdir(parents=True, exist_ok=True)
+    save_config(config, directory / SPLIT_CONFIG)
+
+    done_rows = [PairRow.from_json(json.dumps(r), directory) for r in _read_jsonl(directory / PARTIAL)]
+    done_ids = {row.image_id for row in done_rows}
+    failures: list[dict] = []
+    built = 0
+    if split.ready_pairs is not None:
+        rows, failures = _ready_rows(split)
+    else:
+        photos = split.clean_photos()
+        rows = list(done_rows)
+        with open(directory / PARTIAL, "a") as partial:
+            for index, photo in enumerate(photos):
+                if photo.image_id not in done_ids:
+                    try:
+                        new_rows = _synthesize_photo(photo, directory, config)
+                    except ImageReadError as exc:
+                        failures.append({"source": photo.source, "error": str(exc)})
+                    else:
+                        partial.write("".join(row.to_json(directory) + "\n" for row in new_rows))
+                        partial.flush()
+                        rows.extend(new_rows)
+                        built += 1
+                if on_progress:
+                    on_progress(index + 1, len(photos))
+    rows.sort(key=lambda r: (r.image_id, r.category))
+    atomic_write_text(directory / FAILURES, "".join(json.dumps(f) + "\n" for f in failures))
+    atomic_write_text(directory / MANIFEST, "".join(row.to_json(directory) + "\n" for row in rows))
+    (directory / PARTIAL).unlink(missing_ok=True)
+    return PairsReport(directory, rows, built, len(done_ids), failures)
+
+
+def _ready_rows(split: Split) -> tuple[list[PairRow], list[dict]]:
+    rows, failures = [], []
+    for pair in split.ready_pairs():
+        if pair.clean is None:
+            failures.append({"source": str(pair.degraded), "error": f"{pair.degraded}: no ground truth of that name in clear/"})
+            continue
+        rows.append(PairRow(pair.image_id, pair.category, pair.degraded, pair.clean, str(pair.degraded)))
+    return rows, failures
+
+
+def describe_config(config: SynthesisConfig) -> dict:
+    """The config as a JSON-ready dict (for reports and fingerprints)."""
+    return config_to_dict(config)

@@ -1,0 +1,170 @@
+"""Split names -> the photos or ready-made pairs behind them (DESIGN.md lists the splits).
+
+- lsdir-train, lsdir-val: clean LSDIR photos in the official layout, degraded by shared.degrade.
+- cdd11, cdd11-train: the official CDD-11 test / train folders (already paired).
+- demo: photos inside scikit-image's wheel; motorcycle brings a real disparity map for haze.
+- folder:PATH: a folder of clean photos, or of CDD-11-style category folders.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from shared.degrade import CDD11_CATEGORIES, CLEAR, depth_from_disparity
+from shared.errors import SplitError
+from shared.image_io import IMAGE_SUFFIXES, load_image
+
+DATA_ROOT_ENV = "RESTORE_DATA"
+
+
+@dataclass(frozen=True)
+class CleanPhoto:
+    """One clean source photo of a split to be degraded; loading is deferred."""
+
+    image_id: str
+    source: str
+    load: Callable[[], np.ndarray]
+    depth: Callable[[], np.ndarray | None] = lambda: None
+
+
+@dataclass(frozen=True)
+class ReadyPair:
+    """A degraded/clean pair that exists on disk already (CDD-11); `clean` is None when missing."""
+
+    image_id: str
+    category: str
+    degraded: Path
+    clean: Path | None
+
+
+@dataclass(frozen=True)
+class Split:
+    """What a split name resolves to: clean photos to synthesize from, or ready pairs."""
+
+    name: str
+    slug: str
+    default_seed: int
+    clean_photos: Callable[[], list[CleanPhoto]] | None = None
+    ready_pairs: Callable[[], list[ReadyPair]] | None = None
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def _id_for(path: Path, root: Path) -> str:
+    """Filename-safe id from the path below `root` ("0001000/0000001.png" -> "0001000-0000001")."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(path.relative_to(root).with_suffix("")))
+
+
+def _photos_in(folder: Path) -> list[CleanPhoto]:
+    return [CleanPhoto(_id_for(p, folder), str(p), lambda p=p: load_image(p).rgb) for p in _image_files(folder)]
+
+
+def _demo_photos() -> list[CleanPhoto]:
+    from skimage import data  # lazy: importing skimage.data is slow and only the demo needs it
+
+    def motorcycle_depth() -> np.ndarray:
+        return depth_from_disparity(data.stereo_motorcycle()[2])
+
+    def as_float(array: np.ndarray) -> np.ndarray:
+        return array.astype(np.float32)[..., :3] / 255.0
+
+    photos = [
+        CleanPhoto(name, f"skimage.data.{name}", lambda name=name: as_float(getattr(data, name)()))
+        for name in ("astronaut", "chelsea", "coffee", "rocket")
+    ]
+    photos.append(
+        CleanPhoto("motorcycle", "skimage.data.stereo_motorcycle", lambda: as_float(data.stereo_motorcycle()[0]), motorcycle_depth)
+    )
+    return photos
+
+
+def _cdd11_pairs(folder: Path) -> list[ReadyPair]:
+    """Rows of a CDD-11 folder: every file of a category folder, matched by name in clear/."""
+    clear = folder / CLEAR
+    pairs = []
+    for category in CDD11_CATEGORIES:
+        for degraded in _image_files(folder / category) if (folder / category).is_dir() else []:
+            matches = [m for m in clear.glob(degraded.stem + ".*") if m.suffix.lower() in IMAGE_SUFFIXES]
+            pairs.append(ReadyPair(_id_for(degraded, folder / category), category, degraded, matches[0] if matches else None))
+    return pairs
+
+
+def _data_root(data_root: str | Path | None, name: str, expected: str) -> Path:
+    root = data_root or os.environ.get(DATA_ROOT_ENV)
+    if not root:
+        raise SplitError(
+            f"{name}: no data root given; pass --data-root DIR or set ${DATA_ROOT_ENV} to a folder holding {expected}, "
+            "or try --split demo"
+        )
+    return Path(root).expanduser()
+
+
+def _first_existing(name: str, root: Path, candidates: list[str], expected: str) -> Path:
+    for candidate in candidates:
+        if (root / candidate).is_dir():
+            return root / candidate
+    looked = ", ".join(str(root / c) for c in candidates)
+    raise SplitError(f"{name}: looked in {looked} and found no folder; expected {expected}; or try --split demo")
+
+
+def _lsdir_folder(name: str, data_root: str | Path | None) -> Path:
+    expected = (
+        "LSDIR's layout <root>/HR/train/0001000/0000001.png" if name == "lsdir-train"
+        else "LSDIR's layout <root>/HR/val/0000001.png (or <root>/val1/HR/val/)"
+    )  # fmt: skip
+    root = _data_root(data_root, name, expected)
+    candidates = ["HR/train", "LSDIR/HR/train"] if name == "lsdir-train" else ["HR/val", "val1/HR/val", "LSDIR/HR/val"]
+    return _first_existing(name, root, candidates, expected)
+
+
+def _cdd11_folder(name: str, data_root: str | Path | None) -> Path:
+    sub = "CDD-11_test" if name == "cdd11" else "CDD-11_train"
+    expected = f"the official layout <root>/{sub}/{{clear,low,haze,...,low_haze_snow}}/<same file names>"
+    root = _data_root(data_root, name, expected)
+    folder = root if root.name == sub else _first_existing(name, root, [sub], expected)
+    if not (folder / CLEAR).is_dir():
+        raise SplitError(f"{name}: {folder} has no clear/ folder; expected {expected}")
+    return folder
+
+
+def _folder(path: str) -> Split:
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise SplitError(
+            f"folder:{path}: {folder} is not a folder; give a folder of clean photos or of CDD-11 category folders "
+            "(clear/, low/, haze/, ...), or try --split demo"
+        )
+    slug = "folder-" + re.sub(r"[^A-Za-z0-9._-]+", "-", folder.resolve().name)
+    if (folder / CLEAR).is_dir():
+        return Split(f"folder:{path}", slug, 0, ready_pairs=lambda: _cdd11_pairs(folder))
+    return Split(f"folder:{path}", slug, 0, clean_photos=lambda: _photos_in(folder))
+
+
+SPLIT_NAMES = ("lsdir-train", "lsdir-val", "cdd11", "cdd11-train", "demo", "folder:PATH")
+
+
+def resolve_split(name: str, data_root: str | Path | None = None) -> Split:
+    """The Split behind `name`; an unknown name raises SplitError listing the choices.
+
+    Default seeds differ between training and evaluation splits, so that evaluation
+    composites are never the training ones.
+    """
+    if name.startswith("folder:"):
+        return _folder(name.removeprefix("folder:"))
+    if name in ("lsdir-train", "lsdir-val"):
+        folder = _lsdir_folder(name, data_root)
+        return Split(name, name, 0 if name == "lsdir-train" else 1, clean_photos=lambda: _photos_in(folder))
+    if name in ("cdd11", "cdd11-train"):
+        folder = _cdd11_folder(name, data_root)
+        return Split(name, name, 0, ready_pairs=lambda: _cdd11_pairs(folder))
+    if name == "demo":
+        return Split(name, name, 2, clean_photos=_demo_photos)
+    raise SplitError(f"unknown split {name!r}; choose one of {', '.join(SPLIT_NAMES)}")

@@ -1,0 +1,1 @@
+"""Stage one: pseudo-prompt generator and embedders, writing HDF5 embedding shards."""

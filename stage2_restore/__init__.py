@@ -1,0 +1,1 @@
+"""Stage two: the OneRestore network guided by cached embeddings; training and evaluation."""

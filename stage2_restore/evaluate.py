@@ -1,0 +1,123 @@
+"""Per-category PSNR/SSIM of one or more models on a split's pairs, with the input as baseline.
+
+The average is over categories (the mean of the per-category means), as OneRestore reports
+CDD-11, so a category with more images does not dominate.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from shared.degrade import CDD11_CATEGORIES
+from shared.errors import ImageReadError
+from shared.fileio import atomic_path
+from shared.image_io import load_image
+from shared.metrics import psnr, ssim
+from shared.pairs import PairRow
+
+Model = Callable[[np.ndarray, PairRow], np.ndarray]
+"""A restorer as the evaluator sees it: (degraded RGB, its manifest row) -> restored RGB."""
+
+REPORT_COLUMNS = ("split", "model", "category", "images", "psnr", "ssim", "seconds_per_image")
+AVERAGE = "average"
+
+
+@dataclass(frozen=True)
+class PairScore:
+    """Metrics of one model on one pair."""
+
+    model: str
+    image_id: str
+    category: str
+    psnr: float
+    ssim: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """Mean metrics of one model on one category (or the category average)."""
+
+    model: str
+    category: str
+    images: int
+    psnr: float
+    ssim: float
+    seconds_per_image: float
+
+
+def identity(degraded: np.ndarray, row: PairRow) -> np.ndarray:
+    """The input baseline: the degraded image itself."""
+    return degraded
+
+
+def score_pairs(
+    rows: Sequence[PairRow],
+    models: dict[str, Model],
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[PairScore], list[dict]]:
+    """Score every model on every pair; unreadable pairs are listed as failures and skipped."""
+    scores, failures = [], []
+    for index, row in enumerate(rows):
+        try:
+            if row.clean is None:
+                raise ImageReadError(f"{row.degraded}: no ground truth for this image")
+            degraded = load_image(row.degraded).rgb
+            clean = load_image(row.clean).rgb
+            if degraded.shape != clean.shape:
+                raise ImageReadError(f"{row.degraded}: size {degraded.shape[:2]} differs from its ground truth {clean.shape[:2]}")
+        except ImageReadError as exc:
+            failures.append({"image_id": row.image_id, "category": row.category, "error": str(exc)})
+        else:
+            for name, model in models.items():
+                start = time.perf_counter()
+                restored = model(degraded, row)
+                elapsed = time.perf_counter() - start
+                scores.append(PairScore(name, row.image_id, row.category, psnr(clean, restored), ssim(clean, restored), elapsed))
+        if on_progress:
+            on_progress(index + 1, len(rows))
+    return scores, failures
+
+
+def summarize(scores: Sequence[PairScore]) -> list[SummaryRow]:
+    """Per (model, category) means, then each model's average over categories."""
+    groups: dict[tuple[str, str], list[PairScore]] = defaultdict(list)
+    for score in scores:
+        groups[(score.model, score.category)].append(score)
+    rows: list[SummaryRow] = []
+    order = {category: index for index, category in enumerate(CDD11_CATEGORIES)}
+    for model in dict.fromkeys(s.model for s in scores):
+        per_category = []
+        for (m, category), group in groups.items():
+            if m != model:
+                continue
+            finite = [g.psnr for g in group if np.isfinite(g.psnr)]
+            per_category.append(
+                SummaryRow(model, category, len(group), float(np.mean(finite)) if finite else float("inf"),
+                           float(np.mean([g.ssim for g in group])), float(np.mean([g.seconds for g in group])))
+            )  # fmt: skip
+        rows.extend(sorted(per_category, key=lambda r: (order.get(r.category, len(order)), r.category)))
+        rows.append(
+            SummaryRow(model, AVERAGE, sum(r.images for r in per_category),
+                       float(np.mean([r.psnr for r in per_category])), float(np.mean([r.ssim for r in per_category])),
+                       float(np.mean([r.seconds_per_image for r in per_category])))
+        )  # fmt: skip
+    return rows
+
+
+def write_report(path: str | Path, split: str, summary: Sequence[SummaryRow]) -> Path:
+    """Write the summary as CSV with REPORT_COLUMNS, atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(REPORT_COLUMNS)
+        for row in summary:
+            writer.writerow([split, row.model, row.category, row.images, f"{row.psnr:.4f}", f"{row.ssim:.5f}", f"{row.seconds_per_image:.4f}"])
+    return path
