@@ -32,7 +32,8 @@ def gallery(
     output: Path = typer.Option(Path("docs/degradations.png"), "-o", "--output"),
     image: Path = typer.Option(None, "--image", help="A clean photo (default: scikit-image's motorcycle, with its real depth)"),
     seed: int = typer.Option(0, "--seed"),
-    size: int = typer.Option(384, "--size", help="Long side of each tile"),
+    size: int = typer.Option(240, "--size", help="Long side of each tile (240 keeps the PNG under 1 MB)"),
+    work_size: int = typer.Option(512, "--work-size", help="Long side the degradations are synthesized at"),
 ) -> None:
     """Write one photo under every CDD-11 category (and noise, blur, JPEG) as a labelled grid."""
     from shared.degrade import CDD11_CATEGORIES, DegradationModel
@@ -42,11 +43,12 @@ def gallery(
 
     if image is None:
         photo = [p for p in resolve_split("demo").clean_photos() if p.image_id == "motorcycle"][0]
-        clean, depth = fit_max_side(photo.load(), size), photo.depth()
-        depth = fit_max_side(depth[..., None], size)[..., 0]
+        clean, depth = fit_max_side(photo.load(), work_size), photo.depth()
+        depth = fit_max_side(depth[..., None], work_size)[..., 0]
     else:
-        clean, depth = fit_max_side(load_image(image).rgb, size), None
-    grid = degradation_gallery(clean, CDD11_CATEGORIES + ("noise", "blur", "jpeg", "low_haze_rain_blur_noise"), DegradationModel(), seed, depth=depth)
+        clean, depth = fit_max_side(load_image(image).rgb, work_size), None
+    categories = CDD11_CATEGORIES + ("noise", "blur", "jpeg", "low_haze_rain_blur_noise")
+    grid = degradation_gallery(clean, categories, DegradationModel(), seed, depth=depth, tile_side=size)
     save_image(output, grid.astype("float32") / 255.0)
     console.print(f"wrote {output}")
 

@@ -17,21 +17,25 @@ from shared.degrade.kernels import convolve, disk_kernel, line_kernel
 
 @dataclass(frozen=True)
 class BlurSynthesizer:
-    """Defocus (pillbox) or linear motion blur, chosen at random; sizes for a 512 px short side."""
+    """Defocus (pillbox) or linear motion blur, chosen at random.
+
+    Sizes are for a 512 px short side and shrink with smaller images, but never below half,
+    so that thumbnails still get a visible blur.
+    """
 
     motion_probability: float = 0.5
     defocus_radius: tuple[float, float] = (1.5, 5.0)
     motion_length: tuple[float, float] = (7.0, 21.0)
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-        scale = min(image.shape[:2]) / 512
+        scale = max(0.5, min(image.shape[:2]) / 512)
         if rng.random() < self.motion_probability:
             params = {"kind": "motion", "length": float(rng.uniform(*self.motion_length)), "angle_deg": float(rng.uniform(0, 180))}
-            kernel = line_kernel(max(1.0, params["length"] * scale), params["angle_deg"])
+            kernel = line_kernel(max(3.0, params["length"] * scale), params["angle_deg"])
             kernel /= kernel.sum()
         else:
             params = {"kind": "defocus", "radius": float(rng.uniform(*self.defocus_radius))}
-            kernel = disk_kernel(max(0.5, params["radius"] * scale))
+            kernel = disk_kernel(max(1.0, params["radius"] * scale))
         return np.clip(convolve(image, kernel), 0.0, 1.0), params
 
 

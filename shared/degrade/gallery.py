@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from shared.degrade.composite import CLEAR, DegradationModel
-from shared.image_io import to_uint8
+from shared.image_io import fit_max_side, to_uint8
 
 
 def degradation_gallery(
@@ -17,12 +17,13 @@ def degradation_gallery(
     image_id: str = "gallery",
     depth: np.ndarray | None = None,
     columns: int = 4,
+    tile_side: int = 240,
 ) -> np.ndarray:
-    """Grid (uint8 HxWx3) of `clean` followed by each category, each tile labelled with its name."""
+    """Grid (uint8) of `clean` then each category, labelled; synthesized at full size, shown at `tile_side`."""
     tiles = []
     for category in (CLEAR, *categories):
         degraded = clean if category == CLEAR else model.degrade(clean, category, image_id, seed, depth)[0]
-        tile = Image.fromarray(to_uint8(degraded))
+        tile = Image.fromarray(to_uint8(fit_max_side(degraded, tile_side)))
         draw = ImageDraw.Draw(tile)
         font = ImageFont.load_default(size=max(12, tile.height // 16))
         box = draw.textbbox((6, 4), category, font=font)

@@ -1,0 +1,159 @@
+import json
+
+import numpy as np
+import pytest
+
+from shared.errors import SplitError
+from shared.image_io import load_image, to_uint8
+from shared.pairs import FAILURES, MANIFEST, PARTIAL, SynthesisConfig, build_pairs, read_pairs
+from shared.splits import resolve_split
+from tests.conftest import write_photo
+
+SMALL = SynthesisConfig(seed=3, categories=("low", "haze_rain", "snow"), max_side=32)
+
+
+def lsdir_tree(root):
+    for folder, names in {"HR/train/0001000": ["0000001", "0000002"], "HR/train/0002000": ["0001001"], "HR/val": ["0000001"]}.items():
+        for index, name in enumerate(names):
+            write_photo(root / folder / f"{name}.png", seed=index)
+    return root
+
+
+def cdd11_tree(root, sub="CDD-11_test"):
+    for category in ("clear", "low", "haze_rain", "low_haze_snow"):
+        for name in ("00001", "00002"):
+            write_photo(root / sub / category / f"{name}.png", seed=hash(category) % 7)
+    write_photo(root / sub / "low" / "00003.png")  # its ground truth is missing
+    return root
+
+
+def test_lsdir_official_layout(tmp_path):
+    root = lsdir_tree(tmp_path / "LSDIR")
+    photos = resolve_split("lsdir-train", root).clean_photos()
+    assert [p.image_id for p in photos] == ["0001000-0000001", "0001000-0000002", "0002000-0001001"]
+    assert [p.image_id for p in resolve_split("lsdir-val", root).clean_photos()] == ["0000001"]
+    assert resolve_split("lsdir-train", root).default_seed != resolve_split("lsdir-val", root).default_seed
+
+
+def test_lsdir_from_environment_and_val1_layout(tmp_path, monkeypatch):
+    write_photo(tmp_path / "val1/HR/val/0000007.png")
+    monkeypatch.setenv("RESTORE_DATA", str(tmp_path))
+    assert [p.image_id for p in resolve_split("lsdir-val").clean_photos()] == ["0000007"]
+
+
+def test_cdd11_official_layout_and_missing_ground_truth(tmp_path):
+    root = cdd11_tree(tmp_path)
+    report = build_pairs(resolve_split("cdd11", root), tmp_path / "cache")
+    assert len(report.rows) == 6
+    assert {r.category for r in report.rows} == {"low", "haze_rain", "low_haze_snow"}
+    assert all(r.clean.name == r.degraded.name and r.clean.parent.name == "clear" for r in report.rows)
+    assert len(report.failures) == 1 and "00003.png" in report.failures[0]["error"]
+    cdd11_tree(tmp_path, "CDD-11_train")
+    assert len(resolve_split("cdd11-train", tmp_path).ready_pairs()) == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "pattern"),
+    [
+        ("nosuch", "unknown split 'nosuch'; choose one of lsdir-train, lsdir-val, cdd11, cdd11-train, demo, folder:PATH"),
+        ("lsdir-train", r"looked in .*HR/train.*expected LSDIR's layout.*--split demo"),
+        ("cdd11", r"looked in .*CDD-11_test.*expected the official layout.*--split demo"),
+        ("folder:/definitely/not/here", "is not a folder.*--split demo"),
+    ],
+)
+def test_unknown_split_or_missing_root_says_where_it_looked(tmp_path, name, pattern):
+    with pytest.raises(SplitError, match=pattern):
+        resolve_split(name, tmp_path)
+
+
+def test_missing_data_root_names_the_flag_and_variable(monkeypatch):
+    monkeypatch.delenv("RESTORE_DATA", raising=False)
+    with pytest.raises(SplitError, match=r"--data-root DIR or set \$RESTORE_DATA"):
+        resolve_split("lsdir-train")
+
+
+def test_demo_split_ships_with_scikit_image():
+    photos = resolve_split("demo").clean_photos()
+    assert [p.image_id for p in photos] == ["astronaut", "chelsea", "coffee", "rocket", "motorcycle"]
+    depth = photos[-1].depth()
+    assert depth.shape == photos[-1].load().shape[:2] and 0 <= depth.min() < depth.max() <= 1
+
+
+def photo_folder(tmp_path, bad_files=None):
+    folder = tmp_path / "photos"
+    for index in range(3):
+        write_photo(folder / f"p{index}.png", 24, 40, seed=index)
+    for path in (bad_files or {}).values():
+        (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def test_build_pairs_skips_bad_files_and_keeps_the_rest(tmp_path, bad_files):
+    folder = photo_folder(tmp_path, bad_files)
+    report = build_pairs(resolve_split(f"folder:{folder}"), tmp_path / "cache", SMALL)
+    assert report.built == 3 and len(report.rows) == 9
+    assert sorted(f["source"].split("/")[-1] for f in report.failures) == sorted(p.name for p in bad_files.values())
+    directory = report.pairs_dir
+    assert (directory / MANIFEST).is_file() and not (directory / PARTIAL).exists()
+    assert len((directory / FAILURES).read_text().splitlines()) == 4
+    rows = read_pairs(directory)
+    assert [(r.image_id, r.category) for r in rows] == [(r.image_id, r.category) for r in report.rows]
+    low = next(r for r in rows if r.category == "low")
+    assert low.params["low"]["gamma"] > 0 and low.source.endswith("p0.png")
+
+
+def test_second_build_does_no_work(tmp_path):
+    split = resolve_split(f"folder:{photo_folder(tmp_path)}")
+    build_pairs(split, tmp_path / "cache", SMALL)
+    again = build_pairs(split, tmp_path / "cache", SMALL)
+    assert again.built == 0 and len(again.rows) == 9
+
+
+def test_pixels_on_disk_are_what_the_model_produces(tmp_path):
+    split = resolve_split(f"folder:{photo_folder(tmp_path)}")
+    report = build_pairs(split, tmp_path / "cache", SMALL)
+    row = report.rows[0]
+    clean = load_image(row.clean).rgb
+    expected, _ = SMALL.model.degrade(clean, row.category, row.image_id, SMALL.seed)
+    np.testing.assert_array_equal(to_uint8(load_image(row.degraded).rgb), to_uint8(expected))
+
+
+def test_interrupted_build_resumes_and_equals_a_one_shot_build(tmp_path):
+    split = resolve_split(f"folder:{photo_folder(tmp_path)}")
+
+    def kill_after_first(done, total):
+        if done == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_pairs(split, tmp_path / "killed", SMALL, on_progress=kill_after_first)
+    directory = tmp_path / "killed" / split.slug / "pairs"
+    assert not (directory / MANIFEST).exists() and len((directory / PARTIAL).read_text().splitlines()) == 3
+    resumed = build_pairs(split, tmp_path / "killed", SMALL)
+    assert resumed.reused == 1 and resumed.built == 2
+    one_shot = build_pairs(split, tmp_path / "once", SMALL)
+    for a, b in zip(resumed.rows, one_shot.rows, strict=True):
+        assert (a.image_id, a.category, a.params) == (b.image_id, b.category, b.params)
+        assert a.degraded.read_bytes() == b.degraded.read_bytes()
+
+
+def test_a_different_config_is_refused(tmp_path):
+    split = resolve_split(f"folder:{photo_folder(tmp_path)}")
+    build_pairs(split, tmp_path / "cache", SMALL)
+    with pytest.raises(SplitError, match="another synthesis config.*delete that folder"):
+        build_pairs(split, tmp_path / "cache", SynthesisConfig(seed=4, categories=SMALL.categories, max_side=32))
+
+
+def test_per_image_sampling_is_seeded(tmp_path):
+    split = resolve_split(f"folder:{photo_folder(tmp_path)}")
+    config = SynthesisConfig(seed=1, categories=("low", "haze", "rain", "snow"), per_image=2, max_side=32)
+    first = build_pairs(split, tmp_path / "a", config)
+    second = build_pairs(split, tmp_path / "b", config)
+    assert len(first.rows) == 6
+    assert [(r.image_id, r.category) for r in first.rows] == [(r.image_id, r.category) for r in second.rows]
+
+
+def test_cdd11_style_folder_split(tmp_path):
+    root = cdd11_tree(tmp_path)
+    report = build_pairs(resolve_split(f"folder:{root / 'CDD-11_test'}"), tmp_path / "cache")
+    assert len(report.rows) == 6 and json.loads((report.pairs_dir / "split.json").read_text())["seed"] == 0

@@ -1,0 +1,31 @@
+import csv
+
+from tests.cli_helpers import run_cli
+from tests.conftest import write_photo
+
+
+def test_eval_builds_pairs_prints_the_table_and_writes_the_csv(tmp_path, bad_files):
+    photos = tmp_path / "photos"
+    for index in range(2):
+        write_photo(photos / f"p{index}.png", 20, 28, seed=index)
+    (photos / "broken.png").write_bytes(bad_files["truncated"].read_bytes())
+    result = run_cli("restore-eval", f"folder:{photos}", "--cache-dir", str(tmp_path / "cache"), "--report", str(tmp_path / "m.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "22 pairs" in result.stdout and "average" in result.stdout
+    assert "skipped" in result.stderr and "broken.png" in result.stderr and "Traceback" not in result.stderr
+    with open(tmp_path / "m.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["split", "model", "category", "images", "psnr", "ssim", "seconds_per_image"]
+    assert [r["category"] for r in rows][:2] == ["low", "haze"] and rows[-1]["category"] == "average"
+    assert all(r["model"] == "input" and r["images"] == ("22" if r["category"] == "average" else "2") for r in rows)
+    assert 5 < float(rows[-1]["psnr"]) < 30
+    again = run_cli("restore-eval", f"folder:{photos}", "--cache-dir", str(tmp_path / "cache"))
+    assert "already built" in again.stdout
+
+
+def test_known_errors_are_one_red_line_and_an_exit_code(tmp_path):
+    result = run_cli("restore-eval", "nosuch", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["error: unknown split 'nosuch'; choose one of lsdir-train, lsdir-val, cdd11, cdd11-train, demo, folder:PATH"]
+    debug = run_cli("restore-eval", "nosuch", cwd=tmp_path, env={"RESTORE_DEBUG": "1"})
+    assert "Traceback" in debug.stderr and "SplitError" in debug.stderr
