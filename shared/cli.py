@@ -65,12 +65,19 @@ def synthesis_config(
     seed: int | None = None,
     categories: str | None = None,
     per_image: int | None = None,
-    max_side: int | None = 512,
+    max_side: int | None = None,
 ):
-    """A SynthesisConfig from CLI flags (comma-separated categories; 0 for max_side keeps full size)."""
+    """A SynthesisConfig from CLI flags, or None when no flag was given (the split's own config is kept).
+
+    Categories are comma-separated; max_side 0 keeps full size.
+    """
     from shared.pairs import SynthesisConfig
 
-    kwargs = {"seed": split_default_seed if seed is None else seed, "per_image": per_image, "max_side": max_side or None}
+    if seed is None and categories is None and per_image is None and max_side is None:
+        return None
+    kwargs = {"seed": split_default_seed if seed is None else seed, "per_image": per_image}
+    if max_side is not None:
+        kwargs["max_side"] = max_side or None
     if categories:
         kwargs["categories"] = tuple(c.strip() for c in categories.split(",") if c.strip())
     return SynthesisConfig(**kwargs)

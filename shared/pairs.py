@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from skimage.transform import resize
 
-from shared.config import config_from_dict, config_to_dict, save_config
+from shared.config import config_from_dict, load_config, save_config
 from shared.degrade import CDD11_CATEGORIES, CLEAR, DegradationModel, components_of
 from shared.degrade.composite import stable_id_hash
 from shared.errors import ImageReadError, SplitError
@@ -164,9 +164,15 @@ def build_pairs(
     config: SynthesisConfig | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> PairsReport:
-    """Write (once) the pairs of `split` under cache_root; bad photos are listed in failures and skipped."""
-    config = config or SynthesisConfig(seed=split.default_seed)
+    """Write (once) the pairs of `split` under cache_root; bad photos are listed in failures and skipped.
+
+    Without a `config`, a split already (partly) built keeps the config it was built with, and a
+    new one gets the defaults with the split's own seed.
+    """
     directory = pairs_dir(cache_root, split)
+    if config is None:
+        saved = directory / SPLIT_CONFIG
+        config = load_config(SynthesisConfig, saved) if saved.is_file() else SynthesisConfig(seed=split.default_seed)
     _check_config(directory, config)
     if (directory / MANIFEST).is_file():
         return PairsReport(directory, read_pairs(directory), 0, 0, _read_jsonl(directory / FAILURES))
@@ -211,8 +217,3 @@ def _ready_rows(split: Split) -> tuple[list[PairRow], list[dict]]:
             continue
         rows.append(PairRow(pair.image_id, pair.category, pair.degraded, pair.clean, str(pair.degraded)))
     return rows, failures
-
-
-def describe_config(config: SynthesisConfig) -> dict:
-    """The config as a JSON-ready dict (for reports and fingerprints)."""
-    return config_to_dict(config)

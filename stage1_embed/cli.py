@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from shared.cli import build_split_pairs, console, not_built_yet, run_app
+from shared.cli import build_split_pairs, console, error_console, progress_bar, run_app
 
 app = typer.Typer(help="Stage one: degraded/clean pairs and their embeddings.", no_args_is_help=True, add_completion=False)
 
@@ -21,7 +21,7 @@ def pairs(
     seed: int = typer.Option(None, "--seed", help="Synthesis seed (default: the split's own)"),
     categories: str = typer.Option(None, "--categories", help="Comma-separated, e.g. low,haze,low_haze_rain,noise"),
     per_image: int = typer.Option(None, "--per-image", help="Categories drawn per photo (default: all)"),
-    max_side: int = typer.Option(512, "--max-side", help="Downscale larger photos; 0 keeps full size"),
+    max_side: int = typer.Option(None, "--max-side", help="Downscale larger photos (default 512); 0 keeps full size"),
 ) -> None:
     """Synthesize a split's degraded/clean pairs once, under CACHE_DIR/<split>/pairs/."""
     build_split_pairs(split, data_root, cache_dir, seed=seed, categories=categories, per_image=per_image, max_side=max_side)
@@ -54,27 +54,201 @@ def gallery(
 
 
 @app.command()
-def build(split: str = typer.Option(..., "--split", help=SPLIT_HELP)) -> None:
-    """Embed every degraded image of a split into HDF5 shards."""
-    raise not_built_yet("restore-embed build", "issue #3, stage one")
+def build(
+    split: str = typer.Option(..., "--split", help=SPLIT_HELP),
+    encoder: str = typer.Option("auto", "--encoder", help="auto (e5v with a GPU and its weights, else local), e5v or local"),
+    model: str = typer.Option(None, "--model", help="E5-V folder or hub id already in the local cache (default royokong/e5-v)"),
+    quant: str = typer.Option("auto", "--quant", help="E5-V loading: auto (4bit on GPU, none on CPU), 4bit, 8bit, none"),
+    prompter: Path = typer.Option(None, "--prompter", help="Pseudo-prompt generator folder (default: the shipped one)"),
+    batch_size: int = typer.Option(16, "--batch-size", min=1),
+    shard: str = typer.Option("0/1", "--shard", help="K/N: build every N-th shard starting at K (one worker of N)"),
+    rows_per_shard: int = typer.Option(1024, "--rows-per-shard", min=1),
+    data_root: str = typer.Option(None, "--data-root", help="Dataset root (default: $RESTORE_DATA)"),
+    cache_dir: str = typer.Option("cache", "--cache-dir"),
+) -> None:
+    """Embed every degraded image of a split into HDF5 shards under CACHE_DIR/<split>/<fingerprint>/."""
+    from rich.table import Table
+
+    from shared.cache import parse_shard_spec
+    from stage1_embed.build import build_embeddings
+    from stage1_embed.embedders import create_embedder, fingerprint_of
+    from stage1_embed.prompter import PromptGenerator
+
+    worker = parse_shard_spec(shard)
+    split_obj, pairs = build_split_pairs(split, data_root, cache_dir)
+    generator = PromptGenerator.from_pretrained(prompter) if prompter else PromptGenerator.from_pretrained()
+    embedder, reason = create_embedder(encoder, generator, model, quant)
+    console.print(f"encoder: {reason}")
+    fingerprint = fingerprint_of(embedder, generator)
+    directory = Path(cache_dir) / split_obj.slug / fingerprint.directory_name
+    with progress_bar(f"embed {split_obj.name} [{shard}]") as on_progress:
+        report = build_embeddings(pairs.rows, generator, embedder, fingerprint, directory, worker, batch_size, rows_per_shard, on_progress)
+    table = Table(title=f"restore-embed build {split_obj.name} ({embedder.name}, dim {embedder.dim})")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    sizes = list(report.shard_bytes.values())
+    rows_here = sum(1 for _ in sizes) and len(pairs.rows)
+    table.add_row("images embedded now", str(report.images))
+    table.add_row("shards built / reused / replaced", f"{len(report.shards_built)} / {len(report.shards_reused)} / {len(report.shards_replaced)}")
+    table.add_row("failures (skipped)", str(len(report.failures)))
+    table.add_row("images/s", f"{report.images_per_second:.1f}")
+    table.add_row("shard sizes", ", ".join(f"{b / 1e6:.2f} MB" for b in sizes[:4]) + (" ..." if len(sizes) > 4 else ""))
+    if rows_here and report.complete:
+        table.add_row("size per 1,000 images", f"{sum(p.stat().st_size for p in directory.glob('shard-*.h5')) / len(pairs.rows) * 1000 / 1e6:.2f} MB")
+    table.add_row("cache complete", "yes" if report.complete else "no (other workers' shards missing)")
+    console.print(table)
+    console.print(f"cache: {directory}")
+    for failure in report.failures:
+        error_console.print(f"[yellow]skipped[/yellow] {failure['error']}", highlight=False, soft_wrap=True)
+    for replaced in report.shards_replaced:
+        error_console.print(f"[yellow]rebuilt[/yellow] {replaced}", highlight=False, soft_wrap=True)
 
 
 @app.command()
-def verify(path: Path) -> None:
-    """Check every shard under PATH against its fingerprint."""
-    raise not_built_yet("restore-embed verify", "issue #3, stage one")
+def verify(path: Path = typer.Argument(..., help="A cache folder: CACHE_DIR/<split>/<fingerprint>")) -> None:
+    """Check every shard against the folder's fingerprint; exit 1 if any is missing, corrupt or foreign."""
+    from rich.table import Table
+
+    from shared.cache import verify_cache
+    from shared.errors import RestoreError
+
+    statuses = verify_cache(path)
+    table = Table(title=f"verify {path}")
+    for column in ("shard", "state", "rows", "detail"):
+        table.add_column(column)
+    for status in statuses:
+        colour = "green" if status.state == "ok" else "red"
+        table.add_row(status.path.name, f"[{colour}]{status.state}[/{colour}]", str(status.rows), status.detail)
+    console.print(table)
+    bad = [s for s in statuses if s.state != "ok"]
+    if bad or not statuses:
+        raise RestoreError(f"{path}: {len(bad)} of {len(statuses)} shards not ok; run restore-embed build again to rebuild them")
 
 
 @app.command()
-def inspect(path: Path) -> None:
-    """Print a shard's schema, fingerprint and a few rows."""
-    raise not_built_yet("restore-embed inspect", "issue #3, stage one")
+def inspect(
+    path: Path = typer.Argument(..., help="A cache folder or one shard file"),
+    rows: int = typer.Option(3, "--rows"),
+) -> None:
+    """Print the schema, fingerprint and a few rows of a cache."""
+    import json
+
+    import h5py
+    from rich.table import Table
+
+    from shared.errors import RestoreError
+
+    shard_path = path if path.is_file() else next(iter(sorted(path.glob("shard-*.h5"))), None)
+    if shard_path is None:
+        raise RestoreError(f"{path}: no shard-*.h5 here; give a cache folder or a shard file")
+    try:
+        handle = h5py.File(shard_path, "r")
+    except OSError as exc:
+        raise RestoreError(f"{shard_path}: not a readable HDF5 shard ({exc}); rebuild it with restore-embed build") from None
+    with handle:
+        console.print(f"[bold]{shard_path}[/bold]")
+        console.print_json(handle.attrs["fingerprint"])
+        schema = Table(title="schema")
+        for column in ("dataset", "shape", "dtype", "chunks"):
+            schema.add_column(column)
+        for name, dataset in handle.items():
+            schema.add_row(name, str(dataset.shape), str(dataset.dtype), str(dataset.chunks))
+        console.print(schema)
+        sample = Table(title=f"first {rows} rows")
+        for column in ("id", "prompt", "labels", "embedding[:4]"):
+            sample.add_column(column)
+        for i in range(min(rows, handle["id"].shape[0])):
+            sample.add_row(handle["id"].asstr()[i], handle["prompt"].asstr()[i], str(handle["labels"][i].tolist()),
+                           " ".join(f"{v:+.3f}" for v in handle["embedding"][i][:4]))  # fmt: skip
+        console.print(sample)
+        console.print(f"failures recorded: {len(json.loads(handle.attrs['failures']))}")
 
 
 @app.command("train-prompter")
-def train_prompter() -> None:
-    """Train the pseudo-prompt generator on synthesized composites."""
-    raise not_built_yet("restore-embed train-prompter", "issue #3, stage one")
+def train_prompter(
+    train: str = typer.Option(..., "--train", help="Split of clean training photos, e.g. folder:../shared/data/train/clean/bsds500-train"),
+    val: str = typer.Option(..., "--val", help="Split of clean validation photos (model selection)"),
+    out: Path = typer.Option(Path(__file__).parent / "weights" / "prompter", "--out"),
+    epochs: int = typer.Option(14, "--epochs", min=1),
+    seed: int = typer.Option(0, "--seed"),
+    cache_dir: str = typer.Option("cache", "--cache-dir"),
+) -> None:
+    """Train the pseudo-prompt generator on composites of TRAIN (seed 0), select on VAL (seed 1)."""
+    from shared.config import save_config
+    from stage1_embed.labels import PROMPTER_CATEGORIES
+    from stage1_embed.train_prompter import PrompterTrainConfig, load_labelled, train_prompter as run_training, write_history
+
+    config = PrompterTrainConfig(seed=seed, epochs=epochs)
+    categories = ",".join(PROMPTER_CATEGORIES)
+    _, train_pairs = build_split_pairs(train, None, cache_dir, seed=0, categories=categories)
+    _, val_pairs = build_split_pairs(val, None, cache_dir, seed=1, categories=categories)
+    with progress_bar("load train images") as on_progress:
+        train_data = load_labelled(train_pairs.rows, on_progress)
+    with progress_bar("load val images") as on_progress:
+        val_data = load_labelled(val_pairs.rows, on_progress)
+    with progress_bar("train") as on_progress:
+        generator, history = run_training(
+            train_data, val_data, config,
+            on_epoch=lambda log: console.print(f"epoch {log.epoch}: loss {log.loss:.4f}, val accuracy {log.val_accuracy:.4f}, "
+                                               f"val mean F1 {log.val_f1_mean:.4f} ({log.seconds:.0f} s)"),
+            on_step=on_progress,
+        )  # fmt: skip
+    generator.save_pretrained(out)
+    save_config(config, out / "train_config.json")
+    write_history(out / "history.csv", history)
+    best = max(history, key=lambda h: h.val_accuracy)
+    console.print(f"best epoch {best.epoch}: val exact-match accuracy {best.val_accuracy:.4f}; wrote {out}")
+
+
+@app.command("eval-prompter")
+def eval_prompter(
+    split: str = typer.Option(..., "--split", help=SPLIT_HELP),
+    seed: int = typer.Option(1234, "--seed", help="Synthesis seed (evaluation composites use their own)"),
+    prompter: Path = typer.Option(None, "--prompter", help="Generator folder (default: the shipped one)"),
+    report: Path = typer.Option(None, "--report", help="Write the scores as CSV"),
+    cache_dir: str = typer.Option("cache", "--cache-dir"),
+    data_root: str = typer.Option(None, "--data-root"),
+) -> None:
+    """Score the pseudo-prompt generator: 12-class exact-match accuracy, per-label precision/recall/F1."""
+    import csv
+
+    from rich.table import Table
+
+    from shared.fileio import atomic_path
+    from stage1_embed.labels import LABELS, PROMPTER_CATEGORIES
+    from stage1_embed.prompter import PromptGenerator
+    from stage1_embed.train_prompter import load_labelled, score_prompter
+
+    generator = PromptGenerator.from_pretrained(prompter) if prompter else PromptGenerator.from_pretrained()
+    split_obj, pairs = build_split_pairs(split, data_root, cache_dir, seed=seed, categories=",".join(PROMPTER_CATEGORIES))
+    with progress_bar(f"assess {split_obj.name}") as on_progress:
+        data = load_labelled(pairs.rows, on_progress)
+    scores = score_prompter(generator, data)
+    table = Table(title=f"pseudo-prompt generator on {split_obj.name} (seed {seed})")
+    for column in ("label", "precision", "recall", "F1"):
+        table.add_column(column, justify="left" if column == "label" else "right")
+    for label in LABELS:
+        table.add_row(label, f"{scores.precision[label]:.4f}", f"{scores.recall[label]:.4f}", f"{scores.f1[label]:.4f}")
+    console.print(table)
+    per_category = Table(title="exact-match accuracy per class (12 classes: clear + CDD-11)")
+    per_category.add_column("class")
+    per_category.add_column("accuracy", justify="right")
+    for category, accuracy in scores.per_category_accuracy.items():
+        per_category.add_row(category, f"{accuracy:.4f}")
+    per_category.add_row("[bold]all 12[/bold]", f"[bold]{scores.category_accuracy:.4f}[/bold] ({scores.category_images} images)")
+    console.print(per_category)
+    console.print(f"severity MAE on present labels: {scores.severity_mae:.4f}")
+    if report:
+        with atomic_path(report) as tmp, open(tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["split", "seed", "metric", "name", "value"])
+            writer.writerow([split_obj.name, seed, "exact_match_accuracy", "12_classes", f"{scores.category_accuracy:.4f}"])
+            for category, accuracy in scores.per_category_accuracy.items():
+                writer.writerow([split_obj.name, seed, "class_accuracy", category, f"{accuracy:.4f}"])
+            for label in LABELS:
+                writer.writerow([split_obj.name, seed, "f1", label, f"{scores.f1[label]:.4f}"])
+            writer.writerow([split_obj.name, seed, "severity_mae", "present_labels", f"{scores.severity_mae:.4f}"])
+        console.print(f"wrote {report}")
 
 
 def main() -> None:

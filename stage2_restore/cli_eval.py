@@ -21,7 +21,7 @@ def evaluate(
     data_root: str = typer.Option(None, "--data-root", help="Dataset root (default: $RESTORE_DATA)"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
     seed: int = typer.Option(None, "--seed", help="Synthesis seed for splits built from clean photos"),
-    max_side: int = typer.Option(512, "--max-side", help="Downscale larger photos when synthesizing; 0 keeps full size"),
+    max_side: int = typer.Option(None, "--max-side", help="Downscale larger photos when synthesizing (default 512); 0 keeps full size"),
 ) -> None:
     """Score the input (and each --checkpoint) per category on SPLIT; builds the split's pairs if needed."""
     if checkpoint:

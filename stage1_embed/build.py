@@ -1,0 +1,126 @@
+"""Embed a split's degraded images into HDF5 shards: assess -> prompt -> embed -> write.
+
+Rows follow the pairs manifest order and are cut into fixed shards, so `--shard K/N` workers
+(processes or machines) build disjoint shards of one identical plan, and any of them merges
+the manifest. A shard already on disk and valid is skipped: a killed build loses at most the
+shard in progress. Unreadable images are recorded in their shard and skipped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from shared.cache import (
+    CacheError,
+    EmbeddingRecord,
+    Fingerprint,
+    cache_key,
+    check_shard,
+    plan_shards,
+    shard_count_of,
+    shard_name,
+    write_fingerprint,
+    write_manifest,
+    write_shard,
+)
+from shared.errors import ImageReadError
+from shared.image_io import load_image
+from shared.pairs import PairRow
+from stage1_embed.prompter import PromptGenerator
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What one build process did."""
+
+    directory: Path
+    images: int
+    shards_built: list[str] = field(default_factory=list)
+    shards_reused: list[str] = field(default_factory=list)
+    shards_replaced: list[str] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    complete: bool = False
+    shard_bytes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images / self.seconds if self.seconds > 0 else 0.0
+
+
+def embed_rows(rows: Sequence[PairRow], prompter: PromptGenerator, embedder, batch_size: int) -> tuple[list[EmbeddingRecord], list[dict]]:
+    """Records of `rows` in order; unreadable images become failure entries."""
+    records, failures = [], []
+    for start in range(0, len(rows), batch_size):
+        batch, images = [], []
+        for row in rows[start : start + batch_size]:
+            try:
+                images.append(load_image(row.degraded).rgb)
+                batch.append(row)
+            except ImageReadError as exc:
+                failures.append({"id": cache_key(row.image_id, row.category), "error": str(exc)})
+        if not batch:
+            continue
+        assessment = prompter.assess(images)
+        embeddings = embedder.embed(images, assessment.prompts)
+        for i, row in enumerate(batch):
+            manifest_row = {**asdict(row), "degraded": str(row.degraded), "clean": str(row.clean) if row.clean else None}
+            records.append(EmbeddingRecord(cache_key(row.image_id, row.category), embeddings[i], assessment.prompts[i],
+                                           assessment.presence[i].astype(np.uint8), assessment.severity[i], manifest_row))  # fmt: skip
+    return records, failures
+
+
+def build_embeddings(
+    rows: Sequence[PairRow],
+    prompter: PromptGenerator,
+    embedder,
+    fingerprint: Fingerprint,
+    directory: str | Path,
+    shard: tuple[int, int] = (0, 1),
+    batch_size: int = 16,
+    rows_per_shard: int = 1024,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> BuildReport:
+    """Build this worker's shards (index % N == K) of the plan for `rows` under `directory`."""
+    directory = Path(directory)
+    write_fingerprint(directory, fingerprint)
+    plan = plan_shards(len(rows), rows_per_shard)
+    existing = shard_count_of(directory)
+    if existing and existing != len(plan):
+        raise CacheError(
+            f"{directory} was planned as {existing} shards, this build plans {len(plan)}; "
+            "use the same --rows-per-shard as before, or delete the folder"
+        )
+    k, n = shard
+    mine = [i for i in range(len(plan)) if i % n == k]
+    total = sum(len(plan[i]) for i in mine)
+    report = BuildReport(directory, 0)
+    done, images, start = 0, 0, time.perf_counter()
+    for index in mine:
+        path = directory / shard_name(index, len(plan))
+        status = check_shard(path, fingerprint)
+        if status.state == "ok":
+            report.shards_reused.append(path.name)
+        else:
+            if status.state in ("corrupt", "foreign"):
+                report.shards_replaced.append(f"{path.name} ({status.state}: {status.detail})")
+            shard_rows = [rows[i] for i in plan[index]]
+            records, failures = embed_rows(shard_rows, prompter, embedder, batch_size)
+            write_shard(path, fingerprint, records, len(shard_rows), failures)
+            report.shards_built.append(path.name)
+            report.failures.extend(failures)
+            images += len(records)
+        report.shard_bytes[path.name] = path.stat().st_size
+        done += len(plan[index])
+        if on_progress:
+            on_progress(done, total)
+    manifest = write_manifest(directory)
+    return BuildReport(
+        directory, images, report.shards_built, report.shards_reused, report.shards_replaced, report.failures,
+        time.perf_counter() - start, manifest["complete"], report.shard_bytes,
+    )  # fmt: skip

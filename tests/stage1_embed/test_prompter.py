@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+import torch
+
+from shared.pairs import SynthesisConfig, build_pairs
+from shared.splits import resolve_split
+from stage1_embed.labels import LABELS
+from stage1_embed.prompter import PromptGenerator, PromptGeneratorNet, PrompterConfig, make_views
+from stage1_embed.train_prompter import LabelledImages, PrompterTrainConfig, load_labelled, score_prompter, train_prompter
+from tests.conftest import write_photo
+
+TINY = PrompterConfig(widths=(8, 16), feature_dim=16, view_size=32)
+
+
+def test_parameter_budget():
+    assert sum(p.numel() for p in PromptGeneratorNet().parameters()) < 3_000_000
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (17, 33), (300, 200)])
+def test_views_of_any_size(shape):
+    global_view, local_view = make_views(np.random.default_rng(0).random(shape + (3,)), 128)
+    assert global_view.shape == local_view.shape == (3, 128, 128)
+
+
+def test_local_view_is_a_native_resolution_crop():
+    image = np.random.default_rng(0).random((200, 300, 3)).astype(np.float32)
+    _, local_view = make_views(image, 64)
+    np.testing.assert_array_equal(local_view.permute(1, 2, 0).numpy(), image[68:132, 118:182])
+
+
+def test_save_and_reload_gives_the_same_assessment(tmp_path):
+    torch.manual_seed(0)
+    generator = PromptGenerator(PromptGeneratorNet(TINY))
+    generator.save_pretrained(tmp_path / "p")
+    reloaded = PromptGenerator.from_pretrained(tmp_path / "p")
+    images = [np.random.default_rng(i).random((40, 50, 3)).astype(np.float32) for i in range(3)]
+    a, b = generator.assess(images), reloaded.assess(images)
+    np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-6)
+    assert a.prompts == b.prompts and len(a.prompts) == 3 and a.features.shape == (3, 16)
+    assert reloaded.weights_hash == generator.weights_hash != "untrained"
+
+
+def test_missing_weights_say_how_to_get_them(tmp_path):
+    with pytest.raises(Exception, match="restore-embed train-prompter"):
+        PromptGenerator.from_pretrained(tmp_path)
+
+
+def test_scores_are_hand_computed():
+    images = [np.zeros((8, 8, 3), np.uint8)] * 4
+    presence = np.array([[1, 1, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [1, 1, 0, 0, 1, 0]], np.float32)
+    data = LabelledImages(images, presence, presence * 0.5, ["low_haze", "low", "clear", "low_haze_noise"], [])
+    generator = PromptGenerator(PromptGeneratorNet(TINY))
+    with torch.no_grad():  # a generator that says "low and haze" of every image
+        for parameter in generator.net.presence.parameters():
+            parameter.zero_()
+        generator.net.presence.bias.copy_(torch.tensor([10.0, 10.0, -10, -10, -10, -10]))
+    scores = score_prompter(generator, data)
+    assert scores.category_images == 3  # low_haze_noise is outside the 12 classes
+    assert scores.category_accuracy == pytest.approx(1 / 3)  # only low_haze is right
+    assert scores.f1["low"] == pytest.approx(2 * 3 / (2 * 3 + 1))  # tp 3, fp 1
+    assert scores.f1["haze"] == pytest.approx(2 * 2 / (2 * 2 + 2))  # tp 2, fp 2
+    assert scores.recall["noise"] == 0.0
+
+
+def test_training_learns_to_tell_dark_from_clear(tmp_path):
+    folder = tmp_path / "photos"
+    for i in range(6):
+        write_photo(folder / f"p{i}.png", 48, 48, seed=i)
+    config = SynthesisConfig(seed=0, categories=("clear", "low"), max_side=48)
+    rows = build_pairs(resolve_split(f"folder:{folder}"), tmp_path / "cache", config).rows
+    data = load_labelled(rows)
+    assert len(data.images) == 12 and data.presence.shape == (12, len(LABELS))
+    train_config = PrompterTrainConfig(epochs=12, batch_size=12, lr=1e-2, net=TINY)
+    generator, history = train_prompter(data, data, train_config)
+    assert len(history) == 12 and history[-1].loss < history[0].loss
+    assert max(h.val_accuracy for h in history) >= 0.9
