@@ -28,6 +28,7 @@ test *ARGS: setup
 
 # The main job on the embedded default: the demo split from scikit-image's photos
 demo: setup
+    .venv/bin/restore-embed build --split demo
     .venv/bin/restore-eval demo --report cache/demo/metrics.csv
 
 # Rewrite docs/degradations.png (one photo under every category)

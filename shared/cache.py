@@ -23,12 +23,12 @@ import h5py
 import numpy as np
 
 from shared import __version__
+from shared.assessor import LABELS as LABEL_NAMES
 from shared.config import config_from_dict
 from shared.errors import RestoreError
 from shared.fileio import atomic_path, atomic_write_text
 
 SCHEMA_VERSION = 1
-LABEL_NAMES = ("low", "haze", "rain", "snow", "noise", "blur")
 FINGERPRINT_FILE = "fingerprint.json"
 MANIFEST_FILE = "manifest.json"
 _STRING = h5py.string_dtype("utf-8")
@@ -288,7 +288,9 @@ class EmbeddingCache:
                 embeddings, labels, severity = handle["embedding"][()], handle["labels"][()], handle["severity"][()]
                 rows = handle["manifest_row"].asstr()[()]
                 for i, key in enumerate(ids):
-                    yield EmbeddingRecord(key, embeddings[i].astype(np.float32), prompts[i], labels[i], severity[i].astype(np.float32), json.loads(rows[i]))
+                    yield EmbeddingRecord(
+                        key, embeddings[i].astype(np.float32), prompts[i], labels[i], severity[i].astype(np.float32), json.loads(rows[i])
+                    )
 
     def close(self) -> None:
         for handle in self._handles.values():

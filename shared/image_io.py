@@ -61,9 +61,7 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
                     image.load()
                     loaded = _from_pillow(path, ImageOps.exif_transpose(image))
     except UnidentifiedImageError:
-        raise ImageReadError(
-            f"{path}: not an image Pillow can read (wrong extension or not an image file); convert or remove it"
-        ) from None
+        raise ImageReadError(f"{path}: not an image Pillow can read (wrong extension or not an image file); convert or remove it") from None
     except Image.DecompressionBombError:
         raise ImageReadError(f"{path}: too many pixels (decompression-bomb guard); downscale it first") from None
     except (OSError, SyntaxError, ValueError, png.Error, tifffile.TiffFileError) as exc:
@@ -163,7 +161,9 @@ def save_image(
     path = Path(path)
     fmt = SAVE_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ImageWriteError(f"{path}: cannot save {path.suffix or 'files without an extension'}; use one of {', '.join(sorted(SAVE_FORMATS))}")
+        raise ImageWriteError(
+            f"{path}: cannot save {path.suffix or 'files without an extension'}; use one of {', '.join(sorted(SAVE_FORMATS))}"
+        )
     if bit_depth not in (8, 16):
         raise ImageWriteError(f"{path}: bit depth must be 8 or 16, got {bit_depth}")
     rgb = np.asarray(rgb, dtype=np.float32)

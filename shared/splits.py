@@ -101,8 +101,7 @@ def _data_root(data_root: str | Path | None, name: str, expected: str) -> Path:
     root = data_root or os.environ.get(DATA_ROOT_ENV)
     if not root:
         raise SplitError(
-            f"{name}: no data root given; pass --data-root DIR or set ${DATA_ROOT_ENV} to a folder holding {expected}, "
-            "or try --split demo"
+            f"{name}: no data root given; pass --data-root DIR or set ${DATA_ROOT_ENV} to a folder holding {expected}, or try --split demo"
         )
     return Path(root).expanduser()
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from shared.assessor import SHIPPED_ASSESSOR
 from shared.cli import build_split_pairs, console, error_console, progress_bar, run_app
 
 app = typer.Typer(help="Stage one: degraded/clean pairs and their embeddings.", no_args_is_help=True, add_completion=False)
@@ -89,12 +90,16 @@ def build(
     sizes = list(report.shard_bytes.values())
     rows_here = sum(1 for _ in sizes) and len(pairs.rows)
     table.add_row("images embedded now", str(report.images))
-    table.add_row("shards built / reused / replaced", f"{len(report.shards_built)} / {len(report.shards_reused)} / {len(report.shards_replaced)}")
+    table.add_row(
+        "shards built / reused / replaced", f"{len(report.shards_built)} / {len(report.shards_reused)} / {len(report.shards_replaced)}"
+    )
     table.add_row("failures (skipped)", str(len(report.failures)))
     table.add_row("images/s", f"{report.images_per_second:.1f}")
     table.add_row("shard sizes", ", ".join(f"{b / 1e6:.2f} MB" for b in sizes[:4]) + (" ..." if len(sizes) > 4 else ""))
     if rows_here and report.complete:
-        table.add_row("size per 1,000 images", f"{sum(p.stat().st_size for p in directory.glob('shard-*.h5')) / len(pairs.rows) * 1000 / 1e6:.2f} MB")
+        table.add_row(
+            "size per 1,000 images", f"{sum(p.stat().st_size for p in directory.glob('shard-*.h5')) / len(pairs.rows) * 1000 / 1e6:.2f} MB"
+        )
     table.add_row("cache complete", "yes" if report.complete else "no (other workers' shards missing)")
     console.print(table)
     console.print(f"cache: {directory}")
@@ -168,15 +173,16 @@ def inspect(
 def train_prompter(
     train: str = typer.Option(..., "--train", help="Split of clean training photos, e.g. folder:../shared/data/train/clean/bsds500-train"),
     val: str = typer.Option(..., "--val", help="Split of clean validation photos (model selection)"),
-    out: Path = typer.Option(Path(__file__).parent / "weights" / "prompter", "--out"),
-    epochs: int = typer.Option(14, "--epochs", min=1),
+    out: Path = typer.Option(SHIPPED_ASSESSOR, "--out", help="Where the weights go (default: the shipped ones)"),
+    epochs: int = typer.Option(30, "--epochs", min=1),
     seed: int = typer.Option(0, "--seed"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
 ) -> None:
     """Train the pseudo-prompt generator on composites of TRAIN (seed 0), select on VAL (seed 1)."""
     from shared.config import save_config
     from stage1_embed.labels import PROMPTER_CATEGORIES
-    from stage1_embed.train_prompter import PrompterTrainConfig, load_labelled, train_prompter as run_training, write_history
+    from stage1_embed.train_prompter import PrompterTrainConfig, load_labelled, write_history
+    from stage1_embed.train_prompter import train_prompter as run_training
 
     config = PrompterTrainConfig(seed=seed, epochs=epochs)
     categories = ",".join(PROMPTER_CATEGORIES)

@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from shared.degrade import CDD11_CATEGORIES, CLEAR, components_of
+from shared.assessor import LABELS
+from shared.degrade import CDD11_CATEGORIES, CLEAR, category_name, components_of
 
-LABELS = ("low", "haze", "rain", "snow", "noise", "blur")
 WEATHER = ("low", "haze", "rain", "snow")
 CATEGORY_CLASSES = (CLEAR, *CDD11_CATEGORIES)
 """The 12 classes of the exact-match accuracy: clear plus CDD-11's eleven."""
@@ -50,9 +50,9 @@ def severity_of(component: str, params: dict) -> float:
     if component == "haze":
         return _clip01(params["beta"] - 1.0)
     if component == "rain":
-        return _clip01(sum(l["density"] * l["brightness"] for l in params["layers"]) / 0.004)
+        return _clip01(sum(layer["density"] * layer["brightness"] for layer in params["layers"]) / 0.004)
     if component == "snow":
-        coverage = sum(l["density"] * 2 * math.pi * l["flake_sigma"] ** 2 * l["opacity"] for l in params["layers"])
+        coverage = sum(layer["density"] * 2 * math.pi * layer["flake_sigma"] ** 2 * layer["opacity"] for layer in params["layers"])
         return _clip01(coverage / 0.1)
     if component == "noise":
         sigma = params["sigma"] if params["kind"] == "gaussian" else math.sqrt(0.5 / params["photons"])
@@ -76,17 +76,17 @@ def targets_of(category: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
 
 def category_of(presence: np.ndarray) -> str:
     """CDD-11-style class name of the weather labels present ('clear' if none); may be outside the 12."""
-    present = [label for label, on in zip(WEATHER, presence[: len(WEATHER)]) if on]
-    return "_".join(present) if present else CLEAR
+    return category_name(label for label, on in zip(WEATHER, presence[: len(WEATHER)], strict=True) if on)
 
 
 def prompt_of(presence: np.ndarray, severity: np.ndarray) -> str:
     """The pseudo-prompt, e.g. 'a photo taken in low light, with dense haze and heavy rain'."""
+
     def word(label: str) -> str:
         index = LABELS.index(label)
         return _WORDS[label][min(2, int(severity[index] * 3))]
 
-    present = [label for label, on in zip(LABELS, presence) if on]
+    present = [label for label, on in zip(LABELS, presence, strict=True) if on]
     if not present:
         return "a clear photo"
     text = "a photo"
@@ -94,5 +94,7 @@ def prompt_of(presence: np.ndarray, severity: np.ndarray) -> str:
         text += " taken " + word("low")
     others = [word(label) for label in present if label != "low"]
     if others:
-        text += (", with " if "low" in present else " with ") + (" and ".join(others) if len(others) < 3 else ", ".join(others[:-1]) + " and " + others[-1])
+        text += (", with " if "low" in present else " with ") + (
+            " and ".join(others) if len(others) < 3 else ", ".join(others[:-1]) + " and " + others[-1]
+        )
     return text

@@ -16,12 +16,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from shared.assessor import AssessorConfig, AssessorNet, make_views
 from shared.errors import ImageReadError
 from shared.fileio import atomic_path
 from shared.image_io import load_image
 from shared.pairs import PairRow
 from stage1_embed.labels import CATEGORY_CLASSES, LABELS, PROMPTER_CATEGORIES, category_of, targets_of
-from stage1_embed.prompter import PromptGenerator, PromptGeneratorNet, PrompterConfig, make_views
+from stage1_embed.prompter import PromptGenerator
 
 
 @dataclass(frozen=True)
@@ -29,13 +30,13 @@ class PrompterTrainConfig:
     """Recipe of a prompter training run; saved beside the weights as train_config.json."""
 
     seed: int = 0
-    epochs: int = 14
+    epochs: int = 30
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-4
     severity_weight: float = 1.0
     categories: tuple[str, ...] = PROMPTER_CATEGORIES
-    net: PrompterConfig = PrompterConfig()
+    net: AssessorConfig = AssessorConfig()
 
 
 @dataclass
@@ -66,7 +67,9 @@ def load_labelled(rows: Sequence[PairRow], on_progress: Callable[[int, int], Non
         if on_progress:
             on_progress(index + 1, len(rows))
     empty = np.zeros((0, len(LABELS)), np.float32)
-    return LabelledImages(images, np.array(presence) if presence else empty, np.array(severity) if severity else empty, categories, failures)
+    return LabelledImages(
+        images, np.array(presence) if presence else empty, np.array(severity) if severity else empty, categories, failures
+    )
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ def train_prompter(
     """Train with AdamW + cosine decay; return the best epoch's generator (by validation accuracy) and the log."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    net = PromptGeneratorNet(config.net)
+    net = AssessorNet(config.net)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, len(train.images) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.1)
@@ -152,7 +155,9 @@ def train_prompter(
             logits, severity, _ = net(torch.stack([v[0] for v in views]), torch.stack([v[1] for v in views]))
             presence = torch.from_numpy(train.presence[batch])
             loss = F.binary_cross_entropy_with_logits(logits, presence)
-            loss = loss + config.severity_weight * (F.l1_loss(severity, torch.from_numpy(train.severity[batch]), reduction="none") * presence).sum() / presence.sum().clamp(min=1)
+            loss = loss + config.severity_weight * (
+                F.l1_loss(severity, torch.from_numpy(train.severity[batch]), reduction="none") * presence
+            ).sum() / presence.sum().clamp(min=1)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -162,7 +167,9 @@ def train_prompter(
                 on_step(step + 1, steps_per_epoch)
         net.eval()
         scores = score_prompter(PromptGenerator(net), val)
-        log = EpochLog(epoch, float(np.mean(losses)), scores.category_accuracy, float(np.mean(list(scores.f1.values()))), time.perf_counter() - start)
+        log = EpochLog(
+            epoch, float(np.mean(losses)), scores.category_accuracy, float(np.mean(list(scores.f1.values()))), time.perf_counter() - start
+        )
         history.append(log)
         if on_epoch:
             on_epoch(log)

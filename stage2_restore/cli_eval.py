@@ -1,4 +1,4 @@
-"""`restore-eval SPLIT`: per-category PSNR/SSIM of the input (and, later, of checkpoints)."""
+"""`restore-eval SPLIT`: per-category PSNR/SSIM of the input and of each --checkpoint."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from shared.cli import build_split_pairs, console, error_console, not_built_yet, progress_bar, run_app
-from stage2_restore.evaluate import identity, score_pairs, summarize, write_report
+from shared.cli import build_split_pairs, console, error_console, progress_bar, run_app
+from stage2_restore.evaluate import checkpoint_model, identity, limit_images, score_pairs, summarize, write_grid, write_report
 
 app = typer.Typer(add_completion=False)
 
@@ -16,31 +16,41 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def evaluate(
     split: str = typer.Argument(..., help="lsdir-val, cdd11, demo, folder:PATH, ..."),
-    checkpoint: list[Path] = typer.Option(None, "--checkpoint", help="A restorer checkpoint directory (repeatable)"),
+    checkpoint: list[Path] = typer.Option(None, "--checkpoint", help="A restorer checkpoint or run folder (repeatable)"),
     report: Path = typer.Option(None, "--report", help="Write the summary as CSV"),
+    grid: Path = typer.Option(None, "--grid", help="Write input / each model / ground truth for a few images as PNG"),
+    limit: int = typer.Option(None, "--limit", min=1, help="Only the first N photos of the split"),
+    tile: int = typer.Option(512, "--tile", min=16, help="Larger images are restored in overlapping tiles of this size"),
     data_root: str = typer.Option(None, "--data-root", help="Dataset root (default: $RESTORE_DATA)"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
     seed: int = typer.Option(None, "--seed", help="Synthesis seed for splits built from clean photos"),
     max_side: int = typer.Option(None, "--max-side", help="Downscale larger photos when synthesizing (default 512); 0 keeps full size"),
 ) -> None:
-    """Score the input (and each --checkpoint) per category on SPLIT; builds the split's pairs if needed."""
-    if checkpoint:
-        raise not_built_yet("restore-eval --checkpoint", "issue #4, stage two")
+    """Score the input and each --checkpoint per category on SPLIT; builds the split's pairs if needed."""
     split_obj, pairs = build_split_pairs(split, data_root, cache_dir, seed=seed, max_side=max_side)
+    models = {"input": identity}
+    for path in checkpoint or []:
+        name, model = checkpoint_model(path, Path(cache_dir) / split_obj.slug, tile)
+        models[name if name not in models else f"{name}-{len(models)}"] = model
+    rows = limit_images(pairs.rows, limit)
     with progress_bar(f"evaluate {split_obj.name}") as on_progress:
-        scores, failures = score_pairs(pairs.rows, {"input": identity}, on_progress)
+        scores, failures = score_pairs(rows, models, on_progress)
     summary = summarize(scores)
     table = Table(title=f"{split_obj.name}: PSNR (dB) / SSIM per category")
     for column in ("model", "category", "images", "PSNR", "SSIM", "s/image"):
         table.add_column(column, justify="left" if column in ("model", "category") else "right")
     for row in summary:
         style = "bold" if row.category == "average" else None
-        table.add_row(row.model, row.category, str(row.images), f"{row.psnr:.2f}", f"{row.ssim:.4f}", f"{row.seconds_per_image:.3f}", style=style)
+        table.add_row(
+            row.model, row.category, str(row.images), f"{row.psnr:.2f}", f"{row.ssim:.4f}", f"{row.seconds_per_image:.3f}", style=style
+        )
     console.print(table)
     for failure in failures:
         error_console.print(f"[yellow]skipped[/yellow] {failure['error']}", highlight=False, soft_wrap=True)
     if report:
         console.print(f"wrote {write_report(report, split_obj.name, summary)}")
+    if grid:
+        console.print(f"wrote {write_grid(grid, rows, {k: v for k, v in models.items() if k != 'input'})}")
 
 
 def main() -> None:

@@ -1,24 +1,94 @@
-"""`restore-train`: train the restorer from a split's pairs and its cached embeddings."""
+"""`restore-train`: train the restorer from a split's pairs and its embedding cache."""
 
 from __future__ import annotations
 
-import typer
+import dataclasses
+import json
+from pathlib import Path
 
-from shared.cli import not_built_yet, run_app
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from shared.cli import console, run_app
+from shared.config import load_config
 
 app = typer.Typer(help="Stage two: train the restorer from the embedding cache.", no_args_is_help=True, add_completion=False)
 
 
 @app.command()
-def run() -> None:
-    """Train (or --resume) a restorer."""
-    raise not_built_yet("restore-train run", "issue #4, stage two")
+def run(
+    config_file: Path = typer.Option(None, "--config", help="A train_config.json to start from (flags override it)"),
+    split: str = typer.Option(None, "--split"),
+    cache: str = typer.Option(None, "--cache", help="Cache folder name under cache/<split>/ (default: the only one)"),
+    steps: int = typer.Option(None, "--steps", min=1),
+    batch_size: int = typer.Option(None, "--batch-size", min=1, help="Per process; global batch = this x processes"),
+    crop: int = typer.Option(None, "--crop", min=8),
+    lr: float = typer.Option(None, "--lr"),
+    descriptor: str = typer.Option(None, "--descriptor", help="dynamic (cached vector) or static (one vector per class)"),
+    width: int = typer.Option(None, "--width", help="Channels at the first level (OneRestore: 32)"),
+    contrastive: str = typer.Option(None, "--contrastive", help="Feature space of the contrastive term: assessor or none"),
+    seed: int = typer.Option(None, "--seed"),
+    checkpoint_every: int = typer.Option(None, "--checkpoint-every", min=1),
+    init_from: str = typer.Option(None, "--init-from", help="Start from this checkpoint's weights (fine-tuning)"),
+    data_root: str = typer.Option(None, "--data-root"),
+    cache_dir: str = typer.Option(None, "--cache-dir"),
+    out: Path = typer.Option(None, "--out", help="Run folder (default runs/<split>-<descriptor>)"),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint"),
+    threads: int = typer.Option(None, "--threads", help="torch CPU threads"),
+) -> None:
+    """Train (or --resume) a restorer; checkpoints, log.csv and loss.png go to the run folder."""
+    import torch
+
+    from stage2_restore.train import TrainConfig, train
+
+    if threads:
+        torch.set_num_threads(threads)
+    default_run = Path("runs") / f"{(split or 'demo').replace(':', '-').replace('/', '-')}-{descriptor or 'dynamic'}"
+    saved = (out or default_run) / "train_config.json"
+    if config_file:
+        config = load_config(TrainConfig, config_file)
+    elif resume and saved.is_file():
+        config = load_config(TrainConfig, saved)  # a resumed run keeps its config; flags given still apply
+    else:
+        config = TrainConfig()
+    flat = {"split": split, "cache": cache, "steps": steps, "batch_size": batch_size, "crop": crop, "lr": lr, "seed": seed,
+            "checkpoint_every": checkpoint_every, "init_from": init_from, "data_root": data_root, "cache_dir": cache_dir}  # fmt: skip
+    config = dataclasses.replace(config, **{k: v for k, v in flat.items() if v is not None})
+    restorer = {k: v for k, v in {"descriptor": descriptor, "width": width}.items() if v is not None}
+    if restorer:
+        config = dataclasses.replace(config, restorer=dataclasses.replace(config.restorer, **restorer))
+    if contrastive is not None:
+        config = dataclasses.replace(config, loss=dataclasses.replace(config.loss, contrastive_features=contrastive))
+    run_dir = out or Path("runs") / f"{config.split.replace(':', '-').replace('/', '-')}-{config.restorer.descriptor}"
+    columns = (TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
+               TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("train", total=config.steps, status="")
+
+        def on_step(log) -> None:
+            status = f"loss {log.loss:.4f}  lr {log.lr:.2e}  {1 / max(log.seconds, 1e-9):.2f} it/s"
+            progress.update(task, completed=log.step, status=status)
+
+        checkpoint = train(config, run_dir, resume=resume, on_step=on_step)
+    console.print(f"checkpoint: {checkpoint}\nlog: {run_dir / 'log.csv'}, curve: {run_dir / 'loss.png'}")
 
 
 @app.command()
-def show() -> None:
-    """Print a checkpoint's config and training state."""
-    raise not_built_yet("restore-train show", "issue #4, stage two")
+def show(run_dir: Path = typer.Argument(..., help="A run folder")) -> None:
+    """Print a run's config, checkpoint step and cache fingerprint."""
+    from stage2_restore.train import describe_run
+
+    info = describe_run(run_dir)
+    table = Table(title=str(run_dir))
+    table.add_column("field")
+    table.add_column("value")
+    table.add_row("checkpoint step", str(info["step"]))
+    for key, value in info["config"].items():
+        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
+    if "cache" in info:
+        table.add_row("cache embedder", f"{info['cache']['embedder']} ({info['cache']['weights_revision']}), dim {info['cache']['dim']}")
+    console.print(table)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ CDD-11, so a category with more images does not dominate.
 from __future__ import annotations
 
 import csv
+import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -15,12 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.cache import CacheError, EmbeddingCache, Fingerprint, cache_key
+from shared.config import config_from_dict
 from shared.degrade import CDD11_CATEGORIES
-from shared.errors import ImageReadError
+from shared.errors import ImageReadError, RestoreError
 from shared.fileio import atomic_path
-from shared.image_io import load_image
+from shared.grid import labelled_grid
+from shared.image_io import load_image, save_image
 from shared.metrics import psnr, ssim
 from shared.pairs import PairRow
+from stage2_restore.data import descriptor_inputs
+from stage2_restore.inference import restore_image
+from stage2_restore.network import Restorer
 
 Model = Callable[[np.ndarray, PairRow], np.ndarray]
 """A restorer as the evaluator sees it: (degraded RGB, its manifest row) -> restored RGB."""
@@ -58,6 +65,39 @@ def identity(degraded: np.ndarray, row: PairRow) -> np.ndarray:
     return degraded
 
 
+def checkpoint_model(checkpoint: str | Path, split_cache: Path, tile: int = 512, overlap: int = 32) -> tuple[str, Model]:
+    """(name, model) of a checkpoint, reading each image's vector from the split's cache of the same fingerprint."""
+    checkpoint = Path(checkpoint)
+    restorer = Restorer.from_pretrained(checkpoint)
+    folder = checkpoint if (checkpoint / "cache.json").is_file() else checkpoint / "checkpoint"
+    name = folder.parent.name if folder.name == "checkpoint" else folder.name
+    if not (folder / "cache.json").is_file():
+        raise CacheError(f"{checkpoint}: no cache.json, so the embedder it was trained with is unknown")
+    fingerprint = config_from_dict(Fingerprint, json.loads((folder / "cache.json").read_text()), str(folder / "cache.json"))
+    cache_folder = split_cache / fingerprint.directory_name
+    if not cache_folder.is_dir():
+        raise CacheError(
+            f"{cache_folder}: {name} was trained on {fingerprint.embedder} vectors (prompter {fingerprint.prompter_hash}); "
+            f"embed this split with the same embedder and prompter first (restore-embed build --split ...)"
+        )
+    cache = EmbeddingCache(cache_folder, expected=fingerprint)
+    classes = restorer.config.static_classes
+
+    def run(degraded: np.ndarray, row: PairRow) -> np.ndarray:
+        record = cache[cache_key(row.image_id, row.category)]
+        return restore_image(restorer, degraded, descriptor_inputs(record, classes), tile, overlap)
+
+    return name, run
+
+
+def limit_images(rows: Sequence[PairRow], count: int | None) -> list[PairRow]:
+    """The rows of the first `count` image ids (all rows when count is None)."""
+    if count is None:
+        return list(rows)
+    keep = set(sorted({r.image_id for r in rows})[:count])
+    return [r for r in rows if r.image_id in keep]
+
+
 def score_pairs(
     rows: Sequence[PairRow],
     models: dict[str, Model],
@@ -78,7 +118,11 @@ def score_pairs(
         else:
             for name, model in models.items():
                 start = time.perf_counter()
-                restored = model(degraded, row)
+                try:
+                    restored = model(degraded, row)
+                except RestoreError as exc:
+                    failures.append({"image_id": row.image_id, "category": row.category, "error": f"{name}: {exc}"})
+                    continue
                 elapsed = time.perf_counter() - start
                 scores.append(PairScore(name, row.image_id, row.category, psnr(clean, restored), ssim(clean, restored), elapsed))
         if on_progress:
@@ -119,5 +163,26 @@ def write_report(path: str | Path, split: str, summary: Sequence[SummaryRow]) ->
         writer = csv.writer(handle)
         writer.writerow(REPORT_COLUMNS)
         for row in summary:
-            writer.writerow([split, row.model, row.category, row.images, f"{row.psnr:.4f}", f"{row.ssim:.5f}", f"{row.seconds_per_image:.4f}"])
+            writer.writerow(
+                [split, row.model, row.category, row.images, f"{row.psnr:.4f}", f"{row.ssim:.5f}", f"{row.seconds_per_image:.4f}"]
+            )
     return path
+
+
+def write_grid(path: str | Path, rows: Sequence[PairRow], models: dict[str, Model], count: int = 4, side: int = 240) -> Path:
+    """PNG of `count` pairs (distinct categories first): input | each model (with PSNR) | ground truth."""
+    chosen, seen = [], set()
+    for row in rows:
+        if row.category not in seen and row.clean is not None:
+            chosen.append(row)
+            seen.add(row.category)
+    chosen = (chosen + [r for r in rows if r not in chosen and r.clean is not None])[:count]
+    lines = []
+    for row in chosen:
+        degraded, clean = load_image(row.degraded).rgb, load_image(row.clean).rgb
+        line = [(degraded, f"{row.category} {psnr(clean, degraded):.1f} dB")]
+        for name, model in models.items():
+            restored = model(degraded, row)
+            line.append((restored, f"{name} {psnr(clean, restored):.1f} dB"))
+        lines.append(line + [(clean, "ground truth")])
+    return save_image(path, labelled_grid(lines, side).astype(np.float32) / 255.0)

@@ -32,6 +32,16 @@ CDD11_CATEGORIES = (
 """OneRestore's eleven degraded categories, in the order of its results table."""
 
 
+NAMING_ORDER = ("low", "haze", "rain", "snow", "blur", "noise", "jpeg")
+"""How CDD-11 spells a composite (low_haze_rain), which differs from the order of application."""
+
+
+def category_name(components) -> str:
+    """The category name of a set of components in CDD-11's spelling ('clear' when empty)."""
+    present = [c for c in NAMING_ORDER if c in set(components)]
+    return "_".join(present) if present else CLEAR
+
+
 def components_of(category: str) -> tuple[str, ...]:
     """Components of `category` in application order; unknown names raise ConfigError listing the choices."""
     if category == CLEAR:

@@ -53,9 +53,7 @@ class HazeSynthesizer:
     airlight_tint: float = 0.03
     max_distance: float = 0.7
 
-    def __call__(
-        self, image: np.ndarray, rng: np.random.Generator, depth: np.ndarray | None = None
-    ) -> tuple[np.ndarray, dict]:
+    def __call__(self, image: np.ndarray, rng: np.random.Generator, depth: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
         base = float(rng.uniform(*self.airlight))
         tint = rng.uniform(-self.airlight_tint, self.airlight_tint, size=3)
         params = {

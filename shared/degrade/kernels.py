@@ -17,9 +17,7 @@ def line_kernel(length: float, angle_deg: float) -> np.ndarray:
     half = (length - 1) / 2
     dy, dx = half * math.cos(math.radians(angle_deg)), half * math.sin(math.radians(angle_deg))
     kernel = np.zeros((size, size), np.float32)
-    rows, cols, values = line_aa(
-        int(round(centre - dy)), int(round(centre - dx)), int(round(centre + dy)), int(round(centre + dx))
-    )
+    rows, cols, values = line_aa(int(round(centre - dy)), int(round(centre - dx)), int(round(centre + dy)), int(round(centre + dx)))
     inside = (rows >= 0) & (rows < size) & (cols >= 0) & (cols < size)
     kernel[rows[inside], cols[inside]] = values[inside]
     kernel[centre, centre] = 1.0

@@ -31,7 +31,7 @@ class SnowSynthesizer:
         angle = float(rng.uniform(*self.angle_deg))
         mask = np.zeros((height, width), np.float32)
         layers = []
-        for sigma_range, density_range in zip(self.flake_sigma, self.density):
+        for sigma_range, density_range in zip(self.flake_sigma, self.density, strict=True):
             layer = {
                 "flake_sigma": float(rng.uniform(*sigma_range)),
                 "density": float(rng.uniform(*density_range)),

@@ -15,8 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from shared.assessor import make_views
 from stage1_embed.embedders.e5v import EmbedderUnavailable
-from stage1_embed.prompter import PromptGenerator, make_views
+from stage1_embed.prompter import PromptGenerator
 
 
 def minilm_path() -> Path:
@@ -59,7 +60,7 @@ class LocalEmbedder:
             hidden = self.text_model(**tokens).last_hidden_state
             mask = tokens["attention_mask"].unsqueeze(-1).float()
             pooled = F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1).numpy()
-            self._text_cache.update(zip(missing, pooled))
+            self._text_cache.update(zip(missing, pooled, strict=True))
         return np.stack([self._text_cache[p] for p in prompts])
 
     @torch.no_grad()

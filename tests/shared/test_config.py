@@ -10,7 +10,9 @@ from shared.pairs import SynthesisConfig
 
 
 def test_round_trip_with_nested_dataclasses_and_tuples(tmp_path):
-    config = SynthesisConfig(seed=5, categories=("low", "haze_rain"), per_image=1, model=DegradationModel(rain=RainSynthesizer(layers=(2, 2))))
+    config = SynthesisConfig(
+        seed=5, categories=("low", "haze_rain"), per_image=1, model=DegradationModel(rain=RainSynthesizer(layers=(2, 2)))
+    )
     save_config(config, tmp_path / "c.json")
     assert load_config(SynthesisConfig, tmp_path / "c.json") == config
 

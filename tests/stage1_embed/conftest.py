@@ -1,9 +1,10 @@
 import pytest
 import torch
 
+from shared.assessor import AssessorConfig, AssessorNet
 from shared.pairs import SynthesisConfig, build_pairs
 from shared.splits import resolve_split
-from stage1_embed.prompter import PromptGenerator, PromptGeneratorNet, PrompterConfig
+from stage1_embed.prompter import PromptGenerator
 from tests.conftest import write_photo
 from tests.stage1_embed.tiny_llava import build_tiny_llava
 
@@ -17,7 +18,7 @@ def tiny_llava(tmp_path_factory):
 def prompter_dir(tmp_path_factory):
     """A small, untrained (seeded) pseudo-prompt generator saved like the shipped one."""
     torch.manual_seed(0)
-    net = PromptGeneratorNet(PrompterConfig(widths=(8, 16, 32), feature_dim=32, view_size=64))
+    net = AssessorNet(AssessorConfig(widths=(8, 16, 32), feature_dim=32, view_size=64))
     return PromptGenerator(net).save_pretrained(tmp_path_factory.mktemp("prompter") / "p")
 
 

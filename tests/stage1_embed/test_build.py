@@ -23,7 +23,9 @@ def local_embedder_for():
 
 
 def build(rows, prompter, embedder, directory, **options):
-    return build_embeddings(rows, prompter, embedder, fingerprint_of(embedder, prompter), directory, rows_per_shard=4, batch_size=3, **options)
+    return build_embeddings(
+        rows, prompter, embedder, fingerprint_of(embedder, prompter), directory, rows_per_shard=4, batch_size=3, **options
+    )
 
 
 def test_local_vectors_are_unit_and_depend_on_image_and_prompt(prompter, local_embedder_for):
@@ -77,7 +79,7 @@ def test_resume_after_a_kill_mid_shard_equals_a_one_shot_build(tmp_path, tiny_sp
 def assert_same_cache(a, b):
     first, second = list(EmbeddingCache(a)), list(EmbeddingCache(b))
     assert [r.id for r in first] == [r.id for r in second]
-    for x, y in zip(first, second):
+    for x, y in zip(first, second, strict=True):
         np.testing.assert_array_equal(x.embedding, y.embedding)
         assert x.prompt == y.prompt
 

@@ -2,18 +2,19 @@ import numpy as np
 import pytest
 import torch
 
+from shared.assessor import AssessorConfig, AssessorNet, make_views
 from shared.pairs import SynthesisConfig, build_pairs
 from shared.splits import resolve_split
 from stage1_embed.labels import LABELS
-from stage1_embed.prompter import PromptGenerator, PromptGeneratorNet, PrompterConfig, make_views
+from stage1_embed.prompter import PromptGenerator
 from stage1_embed.train_prompter import LabelledImages, PrompterTrainConfig, load_labelled, score_prompter, train_prompter
 from tests.conftest import write_photo
 
-TINY = PrompterConfig(widths=(8, 16), feature_dim=16, view_size=32)
+TINY = AssessorConfig(widths=(8, 16), feature_dim=16, view_size=32)
 
 
 def test_parameter_budget():
-    assert sum(p.numel() for p in PromptGeneratorNet().parameters()) < 3_000_000
+    assert sum(p.numel() for p in AssessorNet().parameters()) < 3_000_000
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (17, 33), (300, 200)])
@@ -30,7 +31,7 @@ def test_local_view_is_a_native_resolution_crop():
 
 def test_save_and_reload_gives_the_same_assessment(tmp_path):
     torch.manual_seed(0)
-    generator = PromptGenerator(PromptGeneratorNet(TINY))
+    generator = PromptGenerator(AssessorNet(TINY))
     generator.save_pretrained(tmp_path / "p")
     reloaded = PromptGenerator.from_pretrained(tmp_path / "p")
     images = [np.random.default_rng(i).random((40, 50, 3)).astype(np.float32) for i in range(3)]
@@ -49,7 +50,7 @@ def test_scores_are_hand_computed():
     images = [np.zeros((8, 8, 3), np.uint8)] * 4
     presence = np.array([[1, 1, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [1, 1, 0, 0, 1, 0]], np.float32)
     data = LabelledImages(images, presence, presence * 0.5, ["low_haze", "low", "clear", "low_haze_noise"], [])
-    generator = PromptGenerator(PromptGeneratorNet(TINY))
+    generator = PromptGenerator(AssessorNet(TINY))
     with torch.no_grad():  # a generator that says "low and haze" of every image
         for parameter in generator.net.presence.parameters():
             parameter.zero_()

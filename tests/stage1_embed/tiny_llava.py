@@ -33,8 +33,17 @@ def build_tiny_llava(directory: Path, seed: int = 0) -> Path:
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=vocabulary, unk_token="[UNK]", pad_token="[PAD]")
     tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})
     config = LlavaNextConfig(
-        vision_config=CLIPVisionConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, image_size=336, patch_size=14),
-        text_config=LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, vocab_size=len(tokenizer)),
+        vision_config=CLIPVisionConfig(
+            hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, image_size=336, patch_size=14
+        ),
+        text_config=LlamaConfig(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            vocab_size=len(tokenizer),
+        ),
         image_token_index=32000,  # wrong on purpose, like E5-V's hub config: the embedder must fix it
         image_grid_pinpoints=PINPOINTS,
     )

@@ -1,0 +1,125 @@
+"""Training batches: (degraded, clean, negatives) crops from a split's pairs, vectors from its cache.
+
+Every batch is drawn from a generator seeded by (seed, step, rank), so a run resumed at step s
+sees exactly the batches it would have seen, and DDP ranks see different ones. Decoded images
+stay in memory (uint8) up to a budget, so after the first epoch a step reads no files.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from shared.cache import LABEL_NAMES, EmbeddingCache, EmbeddingRecord, cache_key
+from shared.degrade import CLEAR, category_name
+from shared.image_io import load_image
+from shared.pairs import PairRow
+
+WEATHER = ("low", "haze", "rain", "snow")
+
+
+def static_class_of(labels: np.ndarray, classes: Sequence[str]) -> int:
+    """Index of the scene class the assessor's weather labels name ('other' when not a class)."""
+    name = category_name(label for label, on in zip(LABEL_NAMES, labels, strict=True) if on and label in WEATHER)
+    return classes.index(name) if name in classes else classes.index("other")
+
+
+@dataclass(frozen=True)
+class DescriptorInputs:
+    """What either descriptor needs for one image: the cached vector and the static class."""
+
+    embedding: np.ndarray
+    class_index: int
+
+
+def descriptor_inputs(record: EmbeddingRecord, classes: Sequence[str]) -> DescriptorInputs:
+    return DescriptorInputs(record.embedding.astype(np.float32), static_class_of(record.labels, classes))
+
+
+class PixelCache:
+    """Decoded images as uint8, least recently used evicted past `budget_megapixels`."""
+
+    def __init__(self, budget_megapixels: float = 4000):
+        self.budget = budget_megapixels * 1e6
+        self.used = 0
+        self.images: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def get(self, path) -> np.ndarray:
+        key = str(path)
+        if key in self.images:
+            self.images.move_to_end(key)
+            return self.images[key]
+        image = np.round(load_image(path).rgb * 255).astype(np.uint8)
+        self.images[key] = image
+        self.used += image.shape[0] * image.shape[1]
+        while self.used > self.budget and len(self.images) > 1:
+            _, old = self.images.popitem(last=False)
+            self.used -= old.shape[0] * old.shape[1]
+        return image
+
+
+class TrainingPairs:
+    """The rows of a split that have a cached vector, with same-scene negatives for each."""
+
+    def __init__(self, rows: Sequence[PairRow], cache: EmbeddingCache, classes: Sequence[str], negatives: int = 2):
+        self.rows = [r for r in rows if cache_key(r.image_id, r.category) in cache and r.clean is not None]
+        self.missing = len(rows) - len(self.rows)
+        self.inputs = [descriptor_inputs(cache[cache_key(r.image_id, r.category)], classes) for r in self.rows]
+        self.negatives = negatives
+        by_scene = defaultdict(list)
+        for row in self.rows:
+            if row.category != CLEAR:
+                by_scene[row.image_id].append(row)
+        self.scenes = by_scene
+        self.pixels = PixelCache()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def batch(self, rng: np.random.Generator, batch_size: int, crop: int) -> dict[str, torch.Tensor]:
+        """A random batch of aligned crops, flipped and rotated alike; negatives repeat when a scene has few."""
+        degraded, clean, negatives, embeddings, classes = [], [], [], [], []
+        for index in rng.integers(0, len(self.rows), size=batch_size):
+            row = self.rows[index]
+            others = [r for r in self.scenes[row.image_id] if r.category != row.category]
+            chosen = [others[i] for i in rng.integers(0, len(others), size=self.negatives)] if others and self.negatives else []
+            stack = [self.pixels.get(row.degraded), self.pixels.get(row.clean)] + [self.pixels.get(r.degraded) for r in chosen]
+            stack = _augment(_crop(stack, crop, rng), rng)
+            degraded.append(stack[0])
+            clean.append(stack[1])
+            negatives.append(np.stack(stack[2:]) if chosen else np.zeros((0, *stack[0].shape), np.uint8))
+            embeddings.append(self.inputs[index].embedding)
+            classes.append(self.inputs[index].class_index)
+
+        def to_tensor(arrays) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(np.stack(arrays))).float().div_(255.0)
+
+        batch = {
+            "degraded": to_tensor(degraded).permute(0, 3, 1, 2),
+            "clean": to_tensor(clean).permute(0, 3, 1, 2),
+            "embedding": torch.from_numpy(np.stack(embeddings)),
+            "class_index": torch.tensor(classes, dtype=torch.long),
+        }
+        if self.negatives and all(len(n) for n in negatives):
+            batch["negatives"] = to_tensor(negatives).permute(0, 1, 4, 2, 3)
+        return batch
+
+
+def _crop(images: list[np.ndarray], size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """The same random size x size window of every image (reflect-padded when an image is smaller)."""
+    height, width = images[0].shape[:2]
+    if height < size or width < size:
+        pad = ((0, max(0, size - height)), (0, max(0, size - width)), (0, 0))
+        images = [np.pad(image, pad, mode="reflect" if min(height, width) > 1 else "edge") for image in images]
+        height, width = images[0].shape[:2]
+    top, left = int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
+    return [image[top : top + size, left : left + size] for image in images]
+
+
+def _augment(images: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    flip, turns = bool(rng.integers(0, 2)), int(rng.integers(0, 4))
+    return [np.rot90(image[:, ::-1] if flip else image, turns) for image in images]

@@ -1,0 +1,43 @@
+"""Whole-image restoration of any size: tiles with overlap, blended, output size = input size."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from stage2_restore.data import DescriptorInputs
+from stage2_restore.network import Restorer
+
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, tile - overlap))
+    return starts + [length - tile]
+
+
+def _blend_window(height: int, width: int, overlap: int) -> np.ndarray:
+    """Weights rising linearly over `overlap` pixels from each tile edge (never zero)."""
+    ramp_y = np.minimum(np.arange(height) + 1, np.arange(height)[::-1] + 1).clip(max=overlap) / overlap
+    ramp_x = np.minimum(np.arange(width) + 1, np.arange(width)[::-1] + 1).clip(max=overlap) / overlap
+    return np.outer(ramp_y, ramp_x).astype(np.float32)[..., None]
+
+
+@torch.no_grad()
+def restore_image(model: Restorer, image: np.ndarray, inputs: DescriptorInputs, tile: int = 512, overlap: int = 32) -> np.ndarray:
+    """Restore an HxWx3 float image; memory is bounded by the tile, not the photo."""
+    device = next(model.parameters()).device
+    embedding = torch.from_numpy(inputs.embedding)[None].to(device)
+    class_index = torch.tensor([inputs.class_index], device=device)
+    height, width = image.shape[:2]
+    output = np.zeros((height, width, 3), np.float32)
+    weight = np.zeros((height, width, 1), np.float32)
+    for top in _starts(height, tile, overlap):
+        for left in _starts(width, tile, overlap):
+            patch = image[top : top + tile, left : left + tile]
+            tensor = torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1)[None].to(device)
+            restored = model(tensor, embedding, class_index)[0].permute(1, 2, 0).float().cpu().numpy()
+            window = _blend_window(*patch.shape[:2], overlap) if (height > tile or width > tile) else 1.0
+            output[top : top + tile, left : left + tile] += restored * window
+            weight[top : top + tile, left : left + tile] += window
+    return np.clip(output / weight, 0.0, 1.0)

@@ -1,0 +1,308 @@
+"""Train a restorer from a split's pairs and its embedding cache (never runs an embedder).
+
+Run folder:
+    train_config.json      the TrainConfig this run was started with (resume must match it)
+    checkpoint/            the latest checkpoint, replaced atomically every `checkpoint_every` steps
+        model.safetensors  EMA weights: what evaluation and `restore` use
+        config.json        RestorerConfig (Restorer.from_pretrained reads these two)
+        cache.json         fingerprint of the embedding cache it was trained on
+        training/          raw weights, EMA state, optimizer state, step (for --resume)
+    log.csv, loss.png      one row per step; the curve
+
+Batches depend only on (seed, step, rank) and the learning rate only on the step, so a resumed
+run continues bit for bit. Under torchrun the same entry point runs DistributedDataParallel
+(NCCL on GPUs, gloo on CPUs); rank 0 writes, everyone else waits at a barrier.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from shared.cache import EmbeddingCache, Fingerprint, read_fingerprint
+from shared.config import config_from_dict, config_to_dict, save_config
+from shared.errors import ConfigError, RestoreError
+from shared.fileio import atomic_path, atomic_write_text
+from shared.pairs import pairs_dir, read_pairs
+from shared.splits import resolve_split
+from stage2_restore.data import TrainingPairs
+from stage2_restore.losses import LossConfig, RestorationLoss
+from stage2_restore.network import Restorer, RestorerConfig
+
+
+class TrainingDiverged(RestoreError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run depends on; saved as train_config.json; CLI flags override fields."""
+
+    split: str = "demo"
+    data_root: str | None = None
+    cache_dir: str = "cache"
+    cache: str = ""
+    """Cache folder under cache_dir/<split>/ (e.g. local-1a2b3c4d5e6f); "" = the only one there."""
+    crop: int = 128
+    batch_size: int = 8
+    steps: int = 2000
+    lr: float = 3e-4
+    min_lr: float = 1e-6
+    warmup_steps: int = 100
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    seed: int = 0
+    checkpoint_every: int = 250
+    negatives: int = 2
+    init_from: str = ""
+    """A checkpoint whose weights start this run (fine-tuning); "" = random init."""
+    loss: LossConfig = field(default_factory=LossConfig)
+    restorer: RestorerConfig = field(default_factory=RestorerConfig)
+
+
+@dataclass(frozen=True)
+class StepLog:
+    step: int
+    loss: float
+    parts: dict
+    lr: float
+    seconds: float
+    data_seconds: float
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to min_lr at the last step."""
+    if step <= config.warmup_steps:
+        return config.lr * step / max(1, config.warmup_steps)
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def find_cache(config: TrainConfig) -> Path:
+    """The cache folder of the config's split: named, or the only one present."""
+    split = resolve_split(config.split, config.data_root)
+    folder = Path(config.cache_dir) / split.slug
+    if config.cache:
+        if not (folder / config.cache).is_dir():
+            raise ConfigError(f"{folder / config.cache}: no such cache; run restore-embed build --split {config.split}")
+        return folder / config.cache
+    caches = sorted(p for p in folder.glob("*-*") if (p / "fingerprint.json").is_file())
+    if len(caches) != 1:
+        found = ", ".join(p.name for p in caches) or "none"
+        raise ConfigError(
+            f"{folder}: {len(caches)} embedding caches ({found}); "
+            + ("run restore-embed build first" if not caches else "pick one with --cache NAME")
+        )
+    return caches[0]
+
+
+def _distributed() -> tuple[int, int, torch.device]:
+    """(rank, world size, device); starts the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available()
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    rank = dist.get_rank() if world > 1 else 0
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if cuda:
+        torch.cuda.set_device(local)
+    return rank, world, torch.device(f"cuda:{local}" if cuda else "cpu")
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        dist.barrier()
+
+
+def save_checkpoint(run: Path, model: Restorer, ema: AveragedModel, optimizer, step: int, fingerprint: Fingerprint) -> Path:
+    """Build the checkpoint in a temp folder, then swap it in: a kill leaves the old one or the new one."""
+    final, tmp, old = run / "checkpoint", run / f".checkpoint.tmp-{os.getpid()}", run / f".checkpoint.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    ema.module.save_pretrained(tmp)
+    atomic_write_text(tmp / "cache.json", json.dumps(dataclasses.asdict(fingerprint), indent=2) + "\n")
+    training = tmp / "training"
+    training.mkdir()
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(training / "weights.safetensors"))
+    save_file({k: v.contiguous() for k, v in ema.state_dict().items()}, str(training / "ema.safetensors"))
+    torch.save(optimizer.state_dict(), training / "optimizer.pt")
+    atomic_write_text(training / "state.json", json.dumps({"step": step}) + "\n")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def checkpoint_step(run: Path) -> int | None:
+    """Step of the run's checkpoint (recovering one caught mid-swap), or None."""
+    final = run / "checkpoint"
+    if not final.exists():
+        for old in run.glob(".checkpoint.old-*"):
+            os.replace(old, final)
+            break
+    state = final / "training" / "state.json"
+    return json.loads(state.read_text())["step"] if state.is_file() else None
+
+
+def _prepare_run(run: Path, config: TrainConfig, resume: bool) -> None:
+    saved = run / "train_config.json"
+    step = checkpoint_step(run) if run.exists() else None
+    if step is not None and not resume:
+        raise ConfigError(f"{run} has a checkpoint at step {step}; pass --resume to continue it, or choose another --out")
+    if resume and saved.is_file():
+        previous = config_from_dict(TrainConfig, json.loads(saved.read_text()), str(saved))
+        if dataclasses.replace(previous, steps=config.steps, checkpoint_every=config.checkpoint_every) != config:
+            raise ConfigError(
+                f"{saved}: this run was started with another config; resume with the same settings (only --steps and --checkpoint-every may change)"
+            )
+    run.mkdir(parents=True, exist_ok=True)
+    save_config(config, saved)
+
+
+def train(
+    config: TrainConfig,
+    run: str | Path,
+    resume: bool = False,
+    on_step: Callable[[StepLog], None] | None = None,
+) -> Path:
+    """Train (or resume) a restorer into `run`; returns the checkpoint folder."""
+    run = Path(run)
+    rank, world, device = _distributed()
+    cache_folder = find_cache(config)
+    fingerprint = read_fingerprint(cache_folder)
+    config = dataclasses.replace(
+        config, cache=cache_folder.name, restorer=dataclasses.replace(config.restorer, embedding_dim=fingerprint.dim)
+    )
+    if rank == 0:
+        _prepare_run(run, config, resume)
+    _barrier(world)
+
+    cache = EmbeddingCache(cache_folder, expected=fingerprint)
+    rows = read_pairs(pairs_dir(config.cache_dir, resolve_split(config.split, config.data_root)))
+    data = TrainingPairs(rows, cache, config.restorer.static_classes, config.negatives)
+    if not len(data):
+        raise ConfigError(f"{cache_folder}: none of the split's pairs has a cached vector; rebuild the cache")
+
+    torch.manual_seed(config.seed)
+    model = Restorer(config.restorer)
+    if config.init_from:
+        start = Restorer.from_pretrained(config.init_from)
+        if start.config != model.config:
+            raise ConfigError(f"{config.init_from}: its architecture differs from this run's; match --width/--descriptor")
+        model.load_state_dict(start.state_dict())
+    model.to(device)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    criterion = RestorationLoss(config.loss).to(device)
+
+    start_step = (checkpoint_step(run) or 0) if resume else 0
+    if start_step:
+        training = run / "checkpoint" / "training"
+        model.load_state_dict(load_file(training / "weights.safetensors"))
+        ema.load_state_dict(load_file(training / "ema.safetensors"))
+        optimizer.load_state_dict(torch.load(training / "optimizer.pt", weights_only=True))
+    trained = DistributedDataParallel(model) if world > 1 else model
+
+    log_path = run / "log.csv"
+    if rank == 0 and start_step == 0:
+        log_path.write_text("step,loss,pixel,ms_ssim,contrastive,lr,seconds,data_seconds\n")
+    last_good = start_step
+    for step in range(start_step + 1, config.steps + 1):
+        began = time.perf_counter()
+        lr = lr_at(step, config)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = data.batch(np.random.default_rng([config.seed, step, rank]), config.batch_size, config.crop)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        data_seconds = time.perf_counter() - began
+
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            restored = trained(batch["degraded"], batch["embedding"], batch["class_index"])
+            loss, parts = criterion(restored.float(), batch["clean"], batch["degraded"], batch.get("negatives"))
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"loss is {loss.item()} at step {step}; stopped, the last good checkpoint "
+                f"({run / 'checkpoint'}, step {last_good}) is kept; lower --lr and --resume"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        ema.update_parameters(model)
+
+        log = StepLog(step, loss.item(), parts, lr, time.perf_counter() - began, data_seconds)
+        if rank == 0:
+            with open(log_path, "a") as handle:
+                csv.writer(handle).writerow([step, f"{log.loss:.6f}", *(f"{parts.get(k, float('nan')):.6f}" for k in ("pixel", "ms_ssim", "contrastive")),
+                                             f"{lr:.3e}", f"{log.seconds:.4f}", f"{data_seconds:.4f}"])  # fmt: skip
+            if on_step:
+                on_step(log)
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            if rank == 0:
+                save_checkpoint(run, model, ema, optimizer, step, fingerprint)
+            last_good = step
+            _barrier(world)
+    if rank == 0:
+        plot_log(log_path)
+    _barrier(world)
+    return run / "checkpoint"
+
+
+def plot_log(log_path: Path) -> Path:
+    """loss.png beside log.csv: the total loss and a moving average."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(log_path) as handle:
+        rows = list(csv.DictReader(handle))
+    steps = np.array([int(r["step"]) for r in rows])
+    losses = np.array([float(r["loss"]) for r in rows])
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    axis.plot(steps, losses, color="tab:blue", alpha=0.35, label="loss")
+    if len(losses) >= 20:
+        window = max(5, len(losses) // 50)
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        axis.plot(steps[window - 1 :], smooth, color="tab:blue", label=f"mean of {window}")
+    axis.set_xlabel("step")
+    axis.set_ylabel("training loss")
+    axis.legend()
+    figure.tight_layout()
+    output = log_path.with_name("loss.png")
+    with atomic_path(output) as tmp:
+        figure.savefig(tmp, dpi=100, format="png")
+    plt.close(figure)
+    return output
+
+
+def describe_run(run: str | Path) -> dict:
+    """Config, checkpoint step and cache fingerprint of a run folder (for `restore-train show`)."""
+    run = Path(run)
+    saved = run / "train_config.json"
+    if not saved.is_file():
+        raise ConfigError(f"{run}: not a training run (no train_config.json)")
+    info = {
+        "config": config_to_dict(config_from_dict(TrainConfig, json.loads(saved.read_text()), str(saved))),
+        "step": checkpoint_step(run),
+    }
+    cache_json = run / "checkpoint" / "cache.json"
+    if cache_json.is_file():
+        info["cache"] = json.loads(cache_json.read_text())
+    return info

@@ -1,0 +1,88 @@
+from shared.cache import shard_name
+from tests.cli_helpers import run_cli
+from tests.conftest import write_photo
+
+
+def test_build_verify_inspect_from_the_command_line(tmp_path, prompter_dir, tiny_llava):
+    photos = tmp_path / "photos"
+    for i in range(3):
+        write_photo(photos / f"p{i}.png", 30, 40, seed=i)
+    common = [
+        "--split",
+        f"folder:{photos}",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--prompter",
+        str(prompter_dir),
+        "--rows-per-shard",
+        "16",
+    ]
+    result = run_cli("restore-embed", "build", *common, "--encoder", "local")
+    assert result.returncode == 0, result.stderr
+    assert "encoder: local" in result.stdout and "images/s" in result.stdout and "size per 1,000 images" in result.stdout
+    caches = list((tmp_path / "cache" / "folder-photos").glob("local-*"))
+    assert len(caches) == 1
+    verify = run_cli("restore-embed", "verify", str(caches[0]))
+    assert verify.returncode == 0 and "ok" in verify.stdout
+    inspect = run_cli("restore-embed", "inspect", str(caches[0]))
+    assert inspect.returncode == 0 and "embedding" in inspect.stdout and "float16" in inspect.stdout and "p0/haze" in inspect.stdout
+
+    shard = caches[0] / shard_name(0, 3)
+    shard.write_bytes(b"not hdf5")
+    broken = run_cli("restore-embed", "verify", str(caches[0]))
+    assert broken.returncode == 1 and "corrupt" in broken.stdout and "Traceback" not in broken.stderr
+    rebuilt = run_cli("restore-embed", "build", *common, "--encoder", "local")
+    assert rebuilt.returncode == 0 and "rebuilt" in rebuilt.stderr
+
+    e5v = run_cli("restore-embed", "build", *common, "--encoder", "e5v", "--model", str(tiny_llava), "--quant", "4bit", "--batch-size", "4")
+    assert e5v.returncode == 0, e5v.stderr
+    assert len(list((tmp_path / "cache" / "folder-photos").glob("e5v-*"))) == 1
+
+
+def test_bad_arguments_are_one_line(tmp_path, prompter_dir):
+    for argv, message in [
+        (["--encoder", "clip"], "choose one of auto, e5v, local"),
+        (["--shard", "2/2"], "--shard '2/2'"),
+        (["--encoder", "e5v"], "huggingface-cli download royokong/e5-v"),
+    ]:
+        result = run_cli("restore-embed", "build", "--split", "demo", "--cache-dir", str(tmp_path), "--prompter", str(prompter_dir), *argv)
+        assert result.returncode == 1, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_then_evaluate_the_prompter(tmp_path):
+    for name, count in (("train", 3), ("val", 2), ("eval", 2)):
+        for i in range(count):
+            write_photo(tmp_path / name / f"{name}{i}.png", 40, 48, seed=i)
+    out = tmp_path / "prompter"
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    trained = run_cli(
+        "restore-embed",
+        "train-prompter",
+        "--train",
+        f"folder:{tmp_path / 'train'}",
+        "--val",
+        f"folder:{tmp_path / 'val'}",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        *cache,
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert {p.name for p in out.iterdir()} >= {"model.safetensors", "config.json", "train_config.json", "history.csv", "history.png"}
+    scored = run_cli(
+        "restore-embed",
+        "eval-prompter",
+        "--split",
+        f"folder:{tmp_path / 'eval'}",
+        "--prompter",
+        str(out),
+        "--report",
+        str(tmp_path / "p.csv"),
+        *cache,
+    )
+    assert scored.returncode == 0, scored.stderr
+    assert "all 12" in scored.stdout and "precision" in scored.stdout
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    assert lines[0] == "split,seed,metric,name,value" and any(",f1,blur," in line for line in lines)
