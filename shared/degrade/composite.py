@@ -38,7 +38,8 @@ NAMING_ORDER = ("low", "haze", "rain", "snow", "blur", "noise", "jpeg")
 
 def category_name(components) -> str:
     """The category name of a set of components in CDD-11's spelling ('clear' when empty)."""
-    present = [c for c in NAMING_ORDER if c in set(components)]
+    wanted = set(components)
+    present = [c for c in NAMING_ORDER if c in wanted]
     return "_".join(present) if present else CLEAR
 
 
