@@ -169,7 +169,8 @@ def _prepare_run(run: Path, config: TrainConfig, resume: bool) -> None:
         previous = config_from_dict(TrainConfig, json.loads(saved.read_text()), str(saved))
         if dataclasses.replace(previous, steps=config.steps, checkpoint_every=config.checkpoint_every) != config:
             raise ConfigError(
-                f"{saved}: this run was started with another config; resume with the same settings (only --steps and --checkpoint-every may change)"
+                f"{saved}: this run was started with another config; "
+                "resume with the same settings (only --steps and --checkpoint-every may change)"
             )
     run.mkdir(parents=True, exist_ok=True)
     save_config(config, saved)
@@ -249,8 +250,8 @@ def train(
         log = StepLog(step, loss.item(), parts, lr, time.perf_counter() - began, data_seconds)
         if rank == 0:
             with open(log_path, "a") as handle:
-                csv.writer(handle).writerow([step, f"{log.loss:.6f}", *(f"{parts.get(k, float('nan')):.6f}" for k in ("pixel", "ms_ssim", "contrastive")),
-                                             f"{lr:.3e}", f"{log.seconds:.4f}", f"{data_seconds:.4f}"])  # fmt: skip
+                terms = [f"{parts.get(k, float('nan')):.6f}" for k in ("pixel", "ms_ssim", "contrastive")]
+                csv.writer(handle).writerow([step, f"{log.loss:.6f}", *terms, f"{lr:.3e}", f"{log.seconds:.4f}", f"{data_seconds:.4f}"])
             if on_step:
                 on_step(log)
         if step % config.checkpoint_every == 0 or step == config.steps:

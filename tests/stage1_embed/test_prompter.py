@@ -71,7 +71,7 @@ def test_training_learns_to_tell_dark_from_clear(tmp_path):
     rows = build_pairs(resolve_split(f"folder:{folder}"), tmp_path / "cache", config).rows
     data = load_labelled(rows)
     assert len(data.images) == 12 and data.presence.shape == (12, len(LABELS))
-    train_config = PrompterTrainConfig(epochs=12, batch_size=12, lr=1e-2, net=TINY)
+    train_config = PrompterTrainConfig(epochs=40, batch_size=12, lr=1e-2, net=TINY)  # enough steps for BN statistics
     generator, history = train_prompter(data, data, train_config)
-    assert len(history) == 12 and history[-1].loss < history[0].loss
-    assert max(h.val_accuracy for h in history) >= 0.9
+    assert len(history) == 40 and history[-1].loss < history[0].loss
+    assert score_prompter(generator, data).f1["low"] >= 0.9
