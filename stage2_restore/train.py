@@ -77,6 +77,14 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class TrainResult:
+    """Where the checkpoint went, and the trained (raw, not EMA) model of this process."""
+
+    checkpoint: Path
+    model: Restorer
+
+
+@dataclass(frozen=True)
 class StepLog:
     step: int
     loss: float
@@ -181,8 +189,8 @@ def train(
     run: str | Path,
     resume: bool = False,
     on_step: Callable[[StepLog], None] | None = None,
-) -> Path:
-    """Train (or resume) a restorer into `run`; returns the checkpoint folder."""
+) -> TrainResult:
+    """Train (or resume) a restorer into `run`."""
     run = Path(run)
     rank, world, device = _distributed()
     cache_folder = find_cache(config)
@@ -262,7 +270,7 @@ def train(
     if rank == 0:
         plot_log(log_path)
     _barrier(world)
-    return run / "checkpoint"
+    return TrainResult(run / "checkpoint", model)
 
 
 def plot_log(log_path: Path) -> Path:

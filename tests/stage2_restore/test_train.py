@@ -1,0 +1,148 @@
+import csv
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from shared.cache import CacheError, Fingerprint
+from shared.errors import ConfigError
+from stage2_restore import losses
+from stage2_restore.evaluate import checkpoint_model, identity, score_pairs, summarize
+from stage2_restore.network import Restorer
+from stage2_restore.train import TrainingDiverged, describe_run, lr_at, train
+from tests.stage2_restore.conftest import FINGERPRINT, tiny_train_config, write_cache
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(folder / "checkpoint" / "training" / "weights.safetensors")
+
+
+def test_a_short_run_writes_a_loadable_checkpoint_log_and_curve(tmp_path, tiny_split, tiny_assessor):
+    split, cache_dir, _ = tiny_split
+    result = train(tiny_train_config(split, cache_dir, tiny_assessor), tmp_path / "run")
+    assert result.checkpoint == tmp_path / "run" / "checkpoint"
+    model = Restorer.from_pretrained(tmp_path / "run")
+    assert model.config.embedding_dim == 16  # taken from the cache, whatever the config said
+    with open(tmp_path / "run" / "log.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4] and all(np.isfinite(float(r["contrastive"])) for r in rows)
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "run" / "checkpoint" / "cache.json").read_text())["embedder"] == "local"
+    info = describe_run(tmp_path / "run")
+    assert info["step"] == 4 and info["config"]["cache"] == FINGERPRINT.directory_name
+
+
+def test_resume_after_a_kill_continues_bit_for_bit(tmp_path, tiny_split, tiny_assessor):
+    split, cache_dir, _ = tiny_split
+    config = tiny_train_config(split, cache_dir, tiny_assessor, steps=6)
+    train(config, tmp_path / "straight")
+
+    def kill_at_step_5(log):
+        if log.step == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "killed", on_step=kill_at_step_5)
+    assert json.loads((tmp_path / "killed" / "checkpoint" / "training" / "state.json").read_text())["step"] == 4
+    with pytest.raises(ConfigError, match="pass --resume"):
+        train(config, tmp_path / "killed")
+    train(config, tmp_path / "killed", resume=True)
+    straight, resumed = weights(tmp_path / "straight"), weights(tmp_path / "killed")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_resume_refuses_another_config(tmp_path, tiny_split, tiny_assessor):
+    split, cache_dir, _ = tiny_split
+    config = tiny_train_config(split, cache_dir, tiny_assessor, steps=2)
+    train(config, tmp_path / "run")
+    with pytest.raises(ConfigError, match="another config"):
+        train(dataclasses.replace(config, lr=1.0), tmp_path / "run", resume=True)
+    train(dataclasses.replace(config, steps=4), tmp_path / "run", resume=True)  # growing --steps is fine
+    assert describe_run(tmp_path / "run")["step"] == 4
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path, tiny_split, tiny_assessor, monkeypatch):
+    split, cache_dir, _ = tiny_split
+    original = losses.RestorationLoss.forward
+    calls = {"n": 0}
+
+    def poisoned(self, *args, **kwargs):
+        calls["n"] += 1
+        total, parts = original(self, *args, **kwargs)
+        return (total * float("nan"), parts) if calls["n"] == 3 else (total, parts)
+
+    monkeypatch.setattr(losses.RestorationLoss, "forward", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at step 3.*step 2\)"):
+        train(tiny_train_config(split, cache_dir, tiny_assessor), tmp_path / "run")
+    assert describe_run(tmp_path / "run")["step"] == 2
+    Restorer.from_pretrained(tmp_path / "run")
+
+
+def test_static_descriptor_trains_too(tmp_path, tiny_split, tiny_assessor):
+    split, cache_dir, _ = tiny_split
+    config = tiny_train_config(split, cache_dir, tiny_assessor, steps=2)
+    config = dataclasses.replace(config, restorer=dataclasses.replace(config.restorer, descriptor="static"))
+    train(config, tmp_path / "run")
+    assert Restorer.from_pretrained(tmp_path / "run").config.descriptor == "static"
+
+
+def test_learning_rate_schedule():
+    config = tiny_train_config("demo", "cache", "", steps=100, warmup_steps=10)
+    assert lr_at(5, config) == pytest.approx(config.lr / 2)
+    assert lr_at(10, config) == pytest.approx(config.lr)
+    assert lr_at(100, config) == pytest.approx(config.min_lr)
+
+
+def test_evaluation_refuses_a_cache_of_another_embedder_and_skips_missing_ground_truth(tmp_path, tiny_split, tiny_assessor):
+    split, cache_dir, rows = tiny_split
+    train(tiny_train_config(split, cache_dir, tiny_assessor, steps=2), tmp_path / "run")
+    split_cache = cache_dir / "folder-photos"
+    name, model = checkpoint_model(tmp_path / "run", split_cache)
+    rows[1].clean.rename(rows[1].clean.with_suffix(".gone"))  # p0's ground truth disappears
+    scores, failures = score_pairs(rows, {"input": identity, name: model})
+    assert [(f["image_id"], f["error"]) for f in failures] == [("p0", f"{rows[1].clean}: file not found")] * 4
+    assert {s.image_id for s in scores} == {"p1", "p2", "p3"}
+    assert {r.model for r in summarize(scores)} == {"input", "run"}
+
+    other = tmp_path / "other-cache"
+    other_fingerprint = Fingerprint("e5v", "royokong/e5-v@x", "t", "p", 16)
+    for folder in split_cache.glob("local-*"):
+        folder.rename(other)
+    write_cache(rows, split_cache / other_fingerprint.directory_name, other_fingerprint)
+    with pytest.raises(CacheError, match="was trained on local vectors"):
+        checkpoint_model(tmp_path / "run", split_cache)
+
+
+def test_two_cpu_processes_under_torchrun_agree(tmp_path, tiny_split, tiny_assessor):
+    split, cache_dir, _ = tiny_split
+    script = tmp_path / "ddp.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import os, sys, torch
+        sys.path.insert(0, {str(ROOT)!r})
+        from tests.stage2_restore.conftest import tiny_train_config
+        from stage2_restore.train import train
+        torch.set_num_threads(1)
+        result = train(tiny_train_config({split!r}, {str(cache_dir)!r}, {str(tiny_assessor)!r}, steps=3), {str(tmp_path / "run")!r})
+        flat = torch.cat([p.detach().flatten() for p in result.model.parameters()])
+        torch.save(flat, {str(tmp_path)!r} + f"/rank{{os.environ['RANK']}}.pt")
+    """)
+    )
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533", str(script)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert torch.equal(rank0, rank1)
+    saved = torch.cat([v.flatten() for v in weights(tmp_path / "run").values()])
+    assert saved.numel() == rank0.numel()
