@@ -110,11 +110,12 @@ def make_views(image: np.ndarray, size: int, rng: np.random.Generator | None = N
 
 
 def save_assessor(net: AssessorNet, directory: str | Path) -> str:
-    """Write model.safetensors + config.json atomically; return the weights hash."""
+    """Write model.safetensors (floats as fp16: half the size, same decisions) + config.json; return the hash."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in net.state_dict().items()}
     with atomic_path(directory / "model.safetensors") as tmp:
-        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))
+        save_file(state, str(tmp))
     save_config(net.config, directory / "config.json")
     return weights_hash(directory)
 
@@ -133,5 +134,5 @@ def load_assessor(directory: str | Path = SHIPPED_ASSESSOR) -> AssessorNet:
             f"{directory}: no assessor here (expected model.safetensors and config.json); train one with restore-embed train-prompter"
         )
     net = AssessorNet(config_from_dict(AssessorConfig, json.loads(config_path.read_text()), str(config_path)))
-    net.load_state_dict(load_file(weights))
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(weights).items()})
     return net.eval()
