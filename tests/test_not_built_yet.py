@@ -7,10 +7,7 @@ from tests.cli_helpers import run_cli
 
 @pytest.mark.parametrize(
     "argv",
-    [
-        ("restore-train", "run"),
-        ("restore", "photo.jpg", "-o", "out.png"),
-    ],
+    [("restore", "photo.jpg", "-o", "out.png")],
 )
 def test_unbuilt_commands_say_so_and_exit_2(tmp_path, argv):
     result = run_cli(*argv, cwd=tmp_path)
