@@ -69,7 +69,10 @@ class PairRow:
 
     @classmethod
     def from_json(cls, line: str, base: Path) -> PairRow:
-        row = json.loads(line)
+        return cls.from_dict(json.loads(line), base)
+
+    @classmethod
+    def from_dict(cls, row: dict, base: Path) -> PairRow:
         return cls(
             image_id=row["image_id"],
             category=row["category"],
@@ -179,7 +182,7 @@ def build_pairs(
     directory.mkdir(parents=True, exist_ok=True)
     save_config(config, directory / SPLIT_CONFIG)
 
-    done_rows = [PairRow.from_json(json.dumps(r), directory) for r in _read_jsonl(directory / PARTIAL)]
+    done_rows = [PairRow.from_dict(r, directory) for r in _read_jsonl(directory / PARTIAL)]
     done_ids = {row.image_id for row in done_rows}
     failures: list[dict] = []
     built = 0

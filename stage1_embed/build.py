@@ -99,28 +99,25 @@ def build_embeddings(
     k, n = shard
     mine = [i for i in range(len(plan)) if i % n == k]
     total = sum(len(plan[i]) for i in mine)
-    report = BuildReport(directory, 0)
+    built, reused, replaced, failures, shard_bytes = [], [], [], [], {}
     done, images, start = 0, 0, time.perf_counter()
     for index in mine:
         path = directory / shard_name(index, len(plan))
         status = check_shard(path, fingerprint)
         if status.state == "ok":
-            report.shards_reused.append(path.name)
+            reused.append(path.name)
         else:
             if status.state in ("corrupt", "foreign"):
-                report.shards_replaced.append(f"{path.name} ({status.state}: {status.detail})")
+                replaced.append(f"{path.name} ({status.state}: {status.detail})")
             shard_rows = [rows[i] for i in plan[index]]
-            records, failures = embed_rows(shard_rows, prompter, embedder, batch_size)
-            write_shard(path, fingerprint, records, len(shard_rows), failures)
-            report.shards_built.append(path.name)
-            report.failures.extend(failures)
+            records, shard_failures = embed_rows(shard_rows, prompter, embedder, batch_size)
+            write_shard(path, fingerprint, records, len(shard_rows), shard_failures)
+            built.append(path.name)
+            failures.extend(shard_failures)
             images += len(records)
-        report.shard_bytes[path.name] = path.stat().st_size
+        shard_bytes[path.name] = path.stat().st_size
         done += len(plan[index])
         if on_progress:
             on_progress(done, total)
-    manifest = write_manifest(directory)
-    return BuildReport(
-        directory, images, report.shards_built, report.shards_reused, report.shards_replaced, report.failures,
-        time.perf_counter() - start, manifest["complete"], report.shard_bytes,
-    )  # fmt: skip
+    complete = write_manifest(directory)["complete"]
+    return BuildReport(directory, images, built, reused, replaced, failures, time.perf_counter() - start, complete, shard_bytes)

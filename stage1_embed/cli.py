@@ -88,7 +88,6 @@ def build(
     table.add_column("what")
     table.add_column("value", justify="right")
     sizes = list(report.shard_bytes.values())
-    rows_here = sum(1 for _ in sizes) and len(pairs.rows)
     table.add_row("images embedded now", str(report.images))
     table.add_row(
         "shards built / reused / replaced", f"{len(report.shards_built)} / {len(report.shards_reused)} / {len(report.shards_replaced)}"
@@ -96,7 +95,7 @@ def build(
     table.add_row("failures (skipped)", str(len(report.failures)))
     table.add_row("images/s", f"{report.images_per_second:.1f}")
     table.add_row("shard sizes", ", ".join(f"{b / 1e6:.2f} MB" for b in sizes[:4]) + (" ..." if len(sizes) > 4 else ""))
-    if rows_here and report.complete:
+    if report.complete and pairs.rows:
         table.add_row(
             "size per 1,000 images", f"{sum(p.stat().st_size for p in directory.glob('shard-*.h5')) / len(pairs.rows) * 1000 / 1e6:.2f} MB"
         )
