@@ -61,7 +61,12 @@ def ms_ssim_loss(restored: torch.Tensor, clean: torch.Tensor, window: int = 7) -
 
 
 class ContrastiveLoss(nn.Module):
-    """Per layer: L1(r, clean) / (mean of L1(r, degraded) and L1(r, each negative) + 1e-7), averaged."""
+    """Per layer: L1(r, clean) / (mean of L1(r, degraded) and L1(r, each negative) + 1e-7), averaged.
+
+    A sample whose input is already clean (category `clear`) must not be pushed away from its
+    input, which is its target: its input is left out of the pushes, and with no negatives left
+    it contributes nothing.
+    """
 
     def __init__(self, assessor_dir: str = "", layers: int = 3):
         super().__init__()
@@ -81,11 +86,17 @@ class ContrastiveLoss(nn.Module):
             pushes = [self._maps(degraded)]
             if negatives is not None:
                 pushes += [self._maps(negatives[:, j]) for j in range(negatives.shape[1])]
+            keep = torch.ones(len(pushes), restored.shape[0], device=restored.device)
+            keep[0] = ((degraded - clean).abs().flatten(1).amax(1) > 0).float()  # input == target: not a push
+        counts = keep.sum(0)
+        if not counts.any():
+            return restored.new_zeros(())
         total = restored.new_zeros(())
         for level, anchor in enumerate(anchors):
-            pull = F.l1_loss(anchor, positives[level])
-            push = torch.stack([F.l1_loss(anchor, p[level]) for p in pushes]).mean()
-            total = total + pull / (push + 1e-7)
+            pull = (anchor - positives[level]).abs().flatten(1).mean(1)
+            push = torch.stack([(anchor - p[level]).abs().flatten(1).mean(1) for p in pushes])
+            mean_push = (push * keep).sum(0) / counts.clamp(min=1)
+            total = total + (pull / (mean_push + 1e-7))[counts > 0].mean()
         return total / len(anchors)
 
 

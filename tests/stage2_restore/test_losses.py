@@ -34,3 +34,15 @@ def test_total_loss_reports_its_terms(tiny_assessor):
     assert set(without) == {"pixel", "ms_ssim"}
     with pytest.raises(ConfigError, match="assessor, none"):
         LossConfig(contrastive_features="vgg16")
+
+
+def test_a_clear_input_is_not_pushed_away_from(tiny_assessor):
+    torch.manual_seed(0)
+    clean = torch.rand(2, 3, 32, 32)
+    loss = ContrastiveLoss(str(tiny_assessor))
+    assert loss(clean + 0.01, clean, clean, None).item() == 0.0  # nothing to push from
+    negatives = (clean * 0.3)[:, None]
+    with_clear = loss(clean + 0.01, clean, torch.stack([clean[0], clean[1] * 0.5]), negatives)
+    restored = clean + 0.01
+    only_negative = loss(restored[:1], clean[:1], clean[:1], negatives[:1])
+    assert torch.isfinite(with_clear) and only_negative > 0
