@@ -315,3 +315,19 @@ def describe_run(run: str | Path) -> dict:
     if cache_json.is_file():
         info["cache"] = json.loads(cache_json.read_text())
     return info
+
+
+def export_checkpoint(run: str | Path, out: str | Path, half: bool = True) -> Path:
+    """The shippable form of a run: EMA weights (fp16 by default), config.json and cache.json, nothing else."""
+    run, out = Path(run), Path(out)
+    folder = run / "checkpoint" if (run / "checkpoint").is_dir() else run
+    if not (folder / "cache.json").is_file():
+        raise ConfigError(f"{run}: not a run or checkpoint folder (no cache.json)")
+    model = Restorer.from_pretrained(folder)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, half=half)
+    shutil.copy2(folder / "cache.json", tmp / "cache.json")
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return out

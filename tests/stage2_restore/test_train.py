@@ -17,7 +17,7 @@ from shared.errors import ConfigError
 from stage2_restore import losses
 from stage2_restore.evaluate import checkpoint_model, identity, score_pairs, summarize
 from stage2_restore.network import Restorer
-from stage2_restore.train import TrainingDiverged, describe_run, lr_at, train
+from stage2_restore.train import TrainingDiverged, describe_run, export_checkpoint, lr_at, train
 from tests.stage2_restore.conftest import FINGERPRINT, tiny_train_config, write_cache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,3 +146,18 @@ def test_two_cpu_processes_under_torchrun_agree(tmp_path, tiny_split, tiny_asses
     assert torch.equal(rank0, rank1)
     saved = torch.cat([v.flatten() for v in weights(tmp_path / "run").values()])
     assert saved.numel() == rank0.numel()
+
+
+def test_export_writes_the_shipped_form(tmp_path, tiny_split, tiny_assessor):
+    split, cache_dir, _ = tiny_split
+    train(tiny_train_config(split, cache_dir, tiny_assessor, steps=2), tmp_path / "run")
+    out = export_checkpoint(tmp_path / "run", tmp_path / "shipped")
+    assert sorted(p.name for p in out.iterdir()) == ["cache.json", "config.json", "model.safetensors"]
+    assert all(v.dtype == torch.float16 for v in load_file(out / "model.safetensors").values())
+    image, embedding = torch.rand(1, 3, 24, 24), torch.randn(1, 16)
+    with torch.no_grad():
+        full = Restorer.from_pretrained(tmp_path / "run")(image, embedding)
+        half = Restorer.from_pretrained(out)(image, embedding)
+    assert torch.allclose(full, half, atol=2e-2)
+    with pytest.raises(ConfigError, match="no cache.json"):
+        export_checkpoint(tmp_path, tmp_path / "x")
