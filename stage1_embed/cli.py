@@ -258,3 +258,7 @@ def eval_prompter(
 
 def main() -> None:
     run_app(app)
+
+
+if __name__ == "__main__":
+    main()

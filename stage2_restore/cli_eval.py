@@ -55,3 +55,7 @@ def evaluate(
 
 def main() -> None:
     run_app(app)
+
+
+if __name__ == "__main__":
+    main()

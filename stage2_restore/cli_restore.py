@@ -22,3 +22,7 @@ def restore(
 
 def main() -> None:
     run_app(app)
+
+
+if __name__ == "__main__":
+    main()

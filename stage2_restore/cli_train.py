@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -63,7 +64,8 @@ def run(
     run_dir = out or Path("runs") / f"{config.split.replace(':', '-').replace('/', '-')}-{config.restorer.descriptor}"
     columns = (TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, console=console) as progress:
+    speaker = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 talks
+    with Progress(*columns, console=console, disable=not speaker) as progress:
         task = progress.add_task("train", total=config.steps, status="")
 
         def on_step(log) -> None:
@@ -71,7 +73,8 @@ def run(
             progress.update(task, completed=log.step, status=status)
 
         checkpoint = train(config, run_dir, resume=resume, on_step=on_step).checkpoint
-    console.print(f"checkpoint: {checkpoint}\nlog: {run_dir / 'log.csv'}, curve: {run_dir / 'loss.png'}")
+    if speaker:
+            console.print(f"checkpoint: {checkpoint}\nlog: {run_dir / 'log.csv'}, curve: {run_dir / 'loss.png'}")
 
 
 @app.command()
@@ -107,3 +110,7 @@ def export(
 
 def main() -> None:
     run_app(app)
+
+
+if __name__ == "__main__":
+    main()
