@@ -23,6 +23,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,6 +227,9 @@ def train(
         model.load_state_dict(load_file(training / "weights.safetensors"))
         ema.load_state_dict(load_file(training / "ema.safetensors"))
         optimizer.load_state_dict(torch.load(training / "optimizer.pt", weights_only=True))
+    # Depthwise conv weights (C, 1, 3, 3) make DDP warn about the stride of their size-1 dimension;
+    # the memory layout is the same, so the warning is noise.
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     trained = DistributedDataParallel(model) if world > 1 else model
 
     log_path = run / "log.csv"
