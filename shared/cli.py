@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from shared.errors import NotBuiltYet, RestoreError
+from shared.errors import RestoreError
 
 console = Console(stderr=False)
 error_console = Console(stderr=True)
@@ -40,11 +40,6 @@ def run_app(app: typer.Typer) -> None:
         if isinstance(exc, click.exceptions.Abort):
             sys.exit(1)
         raise
-
-
-def not_built_yet(command: str, issue: str) -> NotBuiltYet:
-    """The one-line refusal of a command that a later issue provides."""
-    return NotBuiltYet(f"`{command}` is not built yet ({issue}); nothing was done")
 
 
 @contextmanager

@@ -21,9 +21,3 @@ class ConfigError(RestoreError):
 
 class SplitError(RestoreError):
     """A split name is unknown, or its data root is missing or in the wrong layout."""
-
-
-class NotBuiltYet(RestoreError):
-    """A command that a later release will provide."""
-
-    exit_code = 2

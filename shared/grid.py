@@ -12,7 +12,11 @@ def labelled_tile(image: np.ndarray, label: str, side: int) -> np.ndarray:
     """`image` (float HxWx3) shrunk to `side` with `label` in white on black in its corner, as uint8."""
     tile = Image.fromarray(to_uint8(fit_max_side(image, side)))
     draw = ImageDraw.Draw(tile)
-    font = ImageFont.load_default(size=max(10, min(tile.size) // 14))
+    size = max(10, min(tile.size) // 14)
+    font = ImageFont.load_default(size=size)
+    while size > 8 and draw.textlength(label, font=font) > tile.size[0] - 10:  # long prompts shrink to fit
+        size -= 1
+        font = ImageFont.load_default(size=size)
     box = draw.textbbox((5, 3), label, font=font)
     draw.rectangle((box[0] - 3, box[1] - 2, box[2] + 3, box[3] + 2), fill=(0, 0, 0))
     draw.text((5, 3), label, fill=(255, 255, 255), font=font)

@@ -31,7 +31,11 @@ from shared.cache import (
 from shared.errors import ImageReadError
 from shared.image_io import load_image
 from shared.pairs import PairRow
+from stage1_embed.labels import parse_steering, prompt_of
 from stage1_embed.prompter import PromptGenerator
+
+PHOTO = "photo"
+"""The category of a user's photo: degradations unknown until assessed."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,14 @@ class BuildReport:
         return self.images / self.seconds if self.seconds > 0 else 0.0
 
 
-def embed_rows(rows: Sequence[PairRow], prompter: PromptGenerator, embedder, batch_size: int) -> tuple[list[EmbeddingRecord], list[dict]]:
-    """Records of `rows` in order; unreadable images become failure entries."""
+def embed_rows(
+    rows: Sequence[PairRow], prompter: PromptGenerator, embedder, batch_size: int, steer: str | None = None
+) -> tuple[list[EmbeddingRecord], list[dict]]:
+    """Records of `rows` in order; unreadable images become failure entries.
+
+    `steer` (e.g. "haze and heavy rain") replaces the detected labels: the prompt is worded by
+    the same template from the user's labels, keeping the assessor's severity where it agrees.
+    """
     records, failures = [], []
     for start in range(0, len(rows), batch_size):
         batch, images = [], []
@@ -67,11 +77,16 @@ def embed_rows(rows: Sequence[PairRow], prompter: PromptGenerator, embedder, bat
         if not batch:
             continue
         assessment = prompter.assess(images)
-        embeddings = embedder.embed(images, assessment.prompts)
+        presence, severity = assessment.presence, assessment.severity
+        if steer is not None:
+            steered = [parse_steering(steer, s) for s in severity]
+            presence, severity = np.stack([p for p, _ in steered]), np.stack([s for _, s in steered])
+        prompts = [prompt_of(p, s) for p, s in zip(presence, severity, strict=True)]
+        embeddings = embedder.embed(images, prompts)
         for i, row in enumerate(batch):
             manifest_row = {**asdict(row), "degraded": str(row.degraded), "clean": str(row.clean) if row.clean else None}
-            records.append(EmbeddingRecord(cache_key(row.image_id, row.category), embeddings[i], assessment.prompts[i],
-                                           assessment.presence[i].astype(np.uint8), assessment.severity[i], manifest_row))  # fmt: skip
+            records.append(EmbeddingRecord(cache_key(row.image_id, row.category), embeddings[i], prompts[i],
+                                           presence[i].astype(np.uint8), severity[i], manifest_row))  # fmt: skip
     return records, failures
 
 
@@ -85,6 +100,7 @@ def build_embeddings(
     batch_size: int = 16,
     rows_per_shard: int = 1024,
     on_progress: Callable[[int, int], None] | None = None,
+    steer: str | None = None,
 ) -> BuildReport:
     """Build this worker's shards (index % N == K) of the plan for `rows` under `directory`."""
     directory = Path(directory)
@@ -110,7 +126,7 @@ def build_embeddings(
             if status.state in ("corrupt", "foreign"):
                 replaced.append(f"{path.name} ({status.state}: {status.detail})")
             shard_rows = [rows[i] for i in plan[index]]
-            records, shard_failures = embed_rows(shard_rows, prompter, embedder, batch_size)
+            records, shard_failures = embed_rows(shard_rows, prompter, embedder, batch_size, steer)
             write_shard(path, fingerprint, records, len(shard_rows), shard_failures)
             built.append(path.name)
             failures.extend(shard_failures)
@@ -121,3 +137,8 @@ def build_embeddings(
             on_progress(done, total)
     complete = write_manifest(directory)["complete"]
     return BuildReport(directory, images, built, reused, replaced, failures, time.perf_counter() - start, complete, shard_bytes)
+
+
+def photo_rows(paths: Sequence[str | Path]) -> list[PairRow]:
+    """Rows for a user's degraded photos (no ground truth); ids are their positions in `paths`."""
+    return [PairRow(f"{index:06d}", PHOTO, Path(path).resolve(), None, str(path)) for index, path in enumerate(paths)]

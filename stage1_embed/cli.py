@@ -54,13 +54,30 @@ def gallery(
     console.print(f"wrote {output}")
 
 
+ENCODER_HELP = "auto (e5v with a GPU and its weights, else local), e5v or local"
+MODEL_HELP = "E5-V folder or hub id already in the local cache (default royokong/e5-v)"
+QUANT_HELP = "E5-V loading: auto (4bit on GPU, none on CPU), 4bit, 8bit, none"
+PROMPTER_HELP = "Pseudo-prompt generator folder (default: the shipped one)"
+
+
+def _load_models(encoder: str, model: str | None, quant: str, prompter: Path | None):
+    """(prompt generator, embedder, fingerprint), saying which encoder was chosen and why."""
+    from stage1_embed.embedders import create_embedder, fingerprint_of
+    from stage1_embed.prompter import PromptGenerator
+
+    generator = PromptGenerator.from_pretrained(prompter) if prompter else PromptGenerator.from_pretrained()
+    embedder, reason = create_embedder(encoder, generator, model, quant)
+    console.print(f"encoder: {reason}")
+    return generator, embedder, fingerprint_of(embedder, generator)
+
+
 @app.command()
 def build(
     split: str = typer.Option(..., "--split", help=SPLIT_HELP),
-    encoder: str = typer.Option("auto", "--encoder", help="auto (e5v with a GPU and its weights, else local), e5v or local"),
-    model: str = typer.Option(None, "--model", help="E5-V folder or hub id already in the local cache (default royokong/e5-v)"),
-    quant: str = typer.Option("auto", "--quant", help="E5-V loading: auto (4bit on GPU, none on CPU), 4bit, 8bit, none"),
-    prompter: Path = typer.Option(None, "--prompter", help="Pseudo-prompt generator folder (default: the shipped one)"),
+    encoder: str = typer.Option("auto", "--encoder", help=ENCODER_HELP),
+    model: str = typer.Option(None, "--model", help=MODEL_HELP),
+    quant: str = typer.Option("auto", "--quant", help=QUANT_HELP),
+    prompter: Path = typer.Option(None, "--prompter", help=PROMPTER_HELP),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
     shard: str = typer.Option("0/1", "--shard", help="K/N: build every N-th shard starting at K (one worker of N)"),
     rows_per_shard: int = typer.Option(1024, "--rows-per-shard", min=1),
@@ -72,15 +89,10 @@ def build(
 
     from shared.cache import parse_shard_spec
     from stage1_embed.build import build_embeddings
-    from stage1_embed.embedders import create_embedder, fingerprint_of
-    from stage1_embed.prompter import PromptGenerator
 
     worker = parse_shard_spec(shard)
     split_obj, pairs = build_split_pairs(split, data_root, cache_dir)
-    generator = PromptGenerator.from_pretrained(prompter) if prompter else PromptGenerator.from_pretrained()
-    embedder, reason = create_embedder(encoder, generator, model, quant)
-    console.print(f"encoder: {reason}")
-    fingerprint = fingerprint_of(embedder, generator)
+    generator, embedder, fingerprint = _load_models(encoder, model, quant, prompter)
     directory = Path(cache_dir) / split_obj.slug / fingerprint.directory_name
     with progress_bar(f"embed {split_obj.name} [{shard}]") as on_progress:
         report = build_embeddings(pairs.rows, generator, embedder, fingerprint, directory, worker, batch_size, rows_per_shard, on_progress)
@@ -106,6 +118,45 @@ def build(
         error_console.print(f"[yellow]skipped[/yellow] {failure['error']}", highlight=False, soft_wrap=True)
     for replaced in report.shards_replaced:
         error_console.print(f"[yellow]rebuilt[/yellow] {replaced}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def photos(
+    paths: list[Path] = typer.Argument(None, help="Degraded photos (or give --list)"),
+    list_file: Path = typer.Option(None, "--list", help="A text file with one photo path per line"),
+    out: Path = typer.Option(..., "--out", help="Vectors go to OUT/<embedder>-<fingerprint>/"),
+    prompt: str = typer.Option(None, "--prompt", help="Steer instead of detecting, e.g. 'haze and heavy rain'"),
+    encoder: str = typer.Option("auto", "--encoder", help=ENCODER_HELP),
+    model: str = typer.Option(None, "--model", help=MODEL_HELP),
+    quant: str = typer.Option("auto", "--quant", help=QUANT_HELP),
+    prompter: Path = typer.Option(None, "--prompter", help=PROMPTER_HELP),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+) -> None:
+    """Embed a user's own photos (no ground truth): the first half of `restore`."""
+    from shared.errors import ConfigError, RestoreError
+    from stage1_embed.build import build_embeddings, photo_rows
+    from stage1_embed.labels import parse_steering
+
+    files = list(paths or [])
+    if list_file is not None:
+        if not list_file.is_file():
+            raise RestoreError(f"{list_file}: no such list file; give one photo path per line")
+        files += [line for line in list_file.read_text().splitlines() if line.strip()]
+    if not files:
+        raise RestoreError("no photos given; pass paths or --list FILE")
+    if prompt is not None:
+        try:
+            parse_steering(prompt)
+        except ValueError as exc:
+            raise ConfigError(f"--prompt: {exc}") from None
+    generator, embedder, fingerprint = _load_models(encoder, model, quant, prompter)
+    directory = out / fingerprint.directory_name
+    with progress_bar("assess and embed") as on_progress:
+        report = build_embeddings(photo_rows(files), generator, embedder, fingerprint, directory, batch_size=batch_size,
+                                  on_progress=on_progress, steer=prompt)  # fmt: skip
+    console.print(f"embedded {report.images} of {len(files)} photos ({report.images_per_second:.1f}/s) into {directory}")
+    for failure in report.failures:
+        error_console.print(f"[yellow]skipped[/yellow] {failure['error']}", highlight=False, soft_wrap=True)
 
 
 @app.command()

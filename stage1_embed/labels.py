@@ -8,6 +8,7 @@ shared.degrade, so that "heavy rain" means the top third of what the synthesizer
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -98,3 +99,46 @@ def prompt_of(presence: np.ndarray, severity: np.ndarray) -> str:
             " and ".join(others) if len(others) < 3 else ", ".join(others[:-1]) + " and " + others[-1]
         )
     return text
+
+
+_SYNONYMS = {
+    "low": ("low light", "low-light", "lowlight", "dark", "night", "dim", "underexposed"),
+    "haze": ("haze", "hazy", "fog", "foggy", "mist", "smog"),
+    "rain": ("rain", "rainy", "raindrop", "streak"),
+    "snow": ("snow", "snowy", "snowfall", "flake"),
+    "noise": ("noise", "noisy", "grain", "grainy"),
+    "blur": ("blur", "blurry", "blurred", "defocus", "shake", "motion"),
+}
+_LIGHT_WORDS = frozenset({"light", "slight", "little", "mild", "faint", "thin", "some"})
+_HEAVY_WORDS = frozenset({"heavy", "dense", "strong", "thick", "very", "severe", "extreme"})
+STEER_HELP = "name what to remove: low light, haze, rain, snow, noise, blur (e.g. 'haze and heavy rain'), or 'clear'"
+
+
+def parse_steering(text: str, estimated_severity: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(presence bool[6], severity float32[6]) that a user's words ask for, e.g. 'dense fog and rain at night'.
+
+    A severity word right before a label ('light rain', 'dense haze') sets it; otherwise the
+    assessor's estimate is kept where given, else the middle of the range. Raises ValueError
+    when the text names no degradation.
+    """
+    lowered = " " + " ".join(text.lower().replace(",", " , ").split()) + " "
+    presence = np.zeros(len(LABELS), bool)
+    severity = np.full(len(LABELS), 0.5, np.float32) if estimated_severity is None else estimated_severity.astype(np.float32).copy()
+    if lowered.strip() in ("clear", "a clear photo", "none", "nothing"):
+        return presence, np.zeros(len(LABELS), np.float32)
+    for label, words in _SYNONYMS.items():
+        index = LABELS.index(label)
+        hits = [m.start() for word in words if (m := re.search(r"\b" + re.escape(word), lowered))]  # "grain" is not rain
+        if not hits:
+            continue
+        presence[index] = True
+        previous = lowered[: min(hits)].split()[-1:]
+        if previous and previous[0] in _HEAVY_WORDS:
+            severity[index] = 5 / 6
+        elif previous and previous[0] in _LIGHT_WORDS and label != "low":
+            severity[index] = 1 / 6
+        elif estimated_severity is None or estimated_severity[index] <= 0:
+            severity[index] = 0.5
+    if not presence.any():
+        raise ValueError(f"{text!r} names no degradation; {STEER_HELP}")
+    return presence, np.where(presence, severity, 0).astype(np.float32)

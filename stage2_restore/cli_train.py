@@ -74,7 +74,7 @@ def run(
 
         checkpoint = train(config, run_dir, resume=resume, on_step=on_step).checkpoint
     if speaker:
-            console.print(f"checkpoint: {checkpoint}\nlog: {run_dir / 'log.csv'}, curve: {run_dir / 'loss.png'}")
+        console.print(f"checkpoint: {checkpoint}\nlog: {run_dir / 'log.csv'}, curve: {run_dir / 'loss.png'}")
 
 
 @app.command()

@@ -7,7 +7,6 @@ CDD-11, so a category with more images does not dominate.
 from __future__ import annotations
 
 import csv
-import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -16,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.cache import CacheError, EmbeddingCache, Fingerprint, cache_key
-from shared.config import config_from_dict
+from shared.cache import CacheError, EmbeddingCache, cache_key
 from shared.degrade import CDD11_CATEGORIES
 from shared.errors import ImageReadError, RestoreError
 from shared.fileio import atomic_path
@@ -27,7 +25,7 @@ from shared.metrics import psnr, ssim
 from shared.pairs import PairRow
 from stage2_restore.data import descriptor_inputs
 from stage2_restore.inference import restore_image
-from stage2_restore.network import Restorer
+from stage2_restore.network import Restorer, checkpoint_fingerprint
 
 Model = Callable[[np.ndarray, PairRow], np.ndarray]
 """A restorer as the evaluator sees it: (degraded RGB, its manifest row) -> restored RGB."""
@@ -71,9 +69,7 @@ def checkpoint_model(checkpoint: str | Path, split_cache: Path, tile: int = 512,
     restorer = Restorer.from_pretrained(checkpoint)
     folder = checkpoint if (checkpoint / "cache.json").is_file() else checkpoint / "checkpoint"
     name = folder.parent.name if folder.name == "checkpoint" else folder.name
-    if not (folder / "cache.json").is_file():
-        raise CacheError(f"{checkpoint}: no cache.json, so the embedder it was trained with is unknown")
-    fingerprint = config_from_dict(Fingerprint, json.loads((folder / "cache.json").read_text()), str(folder / "cache.json"))
+    fingerprint = checkpoint_fingerprint(checkpoint)
     cache_folder = split_cache / fingerprint.directory_name
     if not cache_folder.is_dir():
         raise CacheError(

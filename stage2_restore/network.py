@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from shared.cache import CacheError, Fingerprint
 from shared.config import config_from_dict, save_config
 from shared.degrade import CDD11_CATEGORIES, CLEAR
 from shared.errors import ConfigError
@@ -261,6 +262,18 @@ class Restorer(nn.Module):
             save_file(state, str(tmp))
         save_config(self.config, directory / "config.json")
         return directory
+
+
+def checkpoint_fingerprint(checkpoint: str | Path) -> Fingerprint:
+    """The fingerprint of the vectors a checkpoint was trained on (its cache.json)."""
+    checkpoint = Path(checkpoint)
+    folder = checkpoint if (checkpoint / "cache.json").is_file() else checkpoint / "checkpoint"
+    path = folder / "cache.json"
+    if not path.is_file():
+        raise CacheError(
+            f"{checkpoint}: no cache.json, so the embedder it was trained with is unknown; export it with restore-train export"
+        )
+    return config_from_dict(Fingerprint, json.loads(path.read_text()), str(path))
 
 
 def count_parameters(model: nn.Module) -> int:

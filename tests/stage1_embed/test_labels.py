@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 
 from shared.degrade import DegradationModel
-from stage1_embed.labels import CATEGORY_CLASSES, LABELS, PROMPTER_CATEGORIES, category_of, prompt_of, severity_of, targets_of
+from stage1_embed.labels import (
+    CATEGORY_CLASSES,
+    LABELS,
+    PROMPTER_CATEGORIES,
+    category_of,
+    parse_steering,
+    prompt_of,
+    severity_of,
+    targets_of,
+)
 
 
 def test_prompt_template_words_the_labels():
@@ -34,3 +43,26 @@ def test_severity_extremes():
     assert severity_of("low", {"gamma": 3.0, "exposure": 0.6}) == 1.0
     assert severity_of("noise", {"kind": "gaussian", "sigma": 0.12}) == pytest.approx(1.0)
     assert severity_of("blur", {"kind": "motion", "length": 7.0}) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "prompt"),
+    [
+        ("haze and rain", "a photo with haze and rain"),
+        ("dense fog and light rain at night", "a photo taken in low light, with dense haze and light rain"),
+        ("very dark, some grain", "a photo taken in very low light, with slight noise"),  # "grain" is not rain
+        ("dim light with haze", "a photo taken in low light, with haze"),  # "light" here is not a severity
+        ("clear", "a clear photo"),
+    ],
+)
+def test_steering_text_becomes_template_prompt(text, prompt):
+    assert prompt_of(*parse_steering(text)) == prompt
+
+
+def test_steering_keeps_estimated_severity_unless_a_word_sets_it():
+    estimate = np.array([0.0, 0.9, 0.1, 0.0, 0.0, 0.0], np.float32)  # assessor: dense haze, light rain
+    presence, severity = parse_steering("haze and heavy rain", estimate)
+    assert presence.tolist() == [False, True, True, False, False, False]
+    assert severity[1] == pytest.approx(0.9) and severity[2] == pytest.approx(5 / 6)
+    with pytest.raises(ValueError, match="names no degradation"):
+        parse_steering("make it pretty")

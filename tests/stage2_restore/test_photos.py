@@ -1,0 +1,119 @@
+"""`restore`: a user's photos through real stage one (subprocess, shipped prompter, local embedder) and a tiny restorer."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import png
+import pytest
+import torch
+from PIL import Image
+
+from shared.errors import ConfigError
+from shared.image_io import load_image
+from stage2_restore.network import Restorer, RestorerConfig
+from stage2_restore.photos import SHIPPED_RESTORER, PhotoJob, RestoreOptions, plan_jobs, restore_photos
+from tests.cli_helpers import run_cli
+from tests.conftest import write_photo
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    """A random tiny restorer that reads the shipped embedder's vectors (512-d local, shipped prompter)."""
+    torch.manual_seed(0)
+    directory = tmp_path_factory.mktemp("restorer")
+    Restorer(RestorerConfig(width=8, heads=2, descriptor_tokens=2, embedding_dim=512)).save_pretrained(directory, half=True)
+    shutil.copy(SHIPPED_RESTORER / "cache.json", directory / "cache.json")
+    return directory
+
+
+def test_plan_jobs_file_folder_and_refusals(tmp_path):
+    photo = write_photo(tmp_path / "in" / "a.jpg")
+    write_photo(tmp_path / "in" / "sub" / "b.png")
+    assert plan_jobs(photo, tmp_path / "x.tif") == [PhotoJob(photo, tmp_path / "x.tif")]
+    assert plan_jobs(photo, tmp_path / "outdir")[0].output == tmp_path / "outdir" / "a.restored.png"
+    jobs = plan_jobs(tmp_path / "in", tmp_path / "in" / "restored")
+    assert [j.output.relative_to(tmp_path / "in" / "restored").as_posix() for j in jobs] == ["a.png", "sub/b.png"]
+    (tmp_path / "in" / "restored").mkdir()
+    write_photo(tmp_path / "in" / "restored" / "a.png")  # an earlier output is never taken as an input
+    assert len(plan_jobs(tmp_path / "in", tmp_path / "in" / "restored")) == 2
+    with pytest.raises(ConfigError, match="no such file"):
+        plan_jobs(tmp_path / "missing.jpg", tmp_path / "o.png")
+    with pytest.raises(ConfigError, match=r"cannot write \.xyz"):
+        plan_jobs(photo, tmp_path / "o.xyz")
+    with pytest.raises(ConfigError, match="must be between 0 and 1"):
+        RestoreOptions(strength=1.5)
+
+
+def _sixteen_bit_png(path, height=20, width=28):
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 65535, (height, width * 3), dtype=np.uint16)
+    with open(path, "wb") as handle:
+        png.Writer(width, height, bitdepth=16, greyscale=False).write(handle, values)
+    return path
+
+
+def test_folder_run_keeps_formats_survives_a_bad_file_and_resumes(tmp_path, tiny_checkpoint):
+    src = tmp_path / "photos"
+    write_photo(src / "plain.jpg", 40, 56, seed=1)
+    _sixteen_bit_png(src / "deep.png")
+    rgba = np.dstack([np.asarray(Image.open(write_photo(src / "tmp.png", 30, 30, seed=2))), np.full((30, 30), 128, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(src / "alpha.png")
+    (src / "tmp.png").unlink()
+    rotated = Image.open(write_photo(src / "tmp.png", 24, 40, seed=4))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    rotated.save(src / "rotated.jpg", exif=exif)
+    (src / "tmp.png").unlink()
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+
+    jobs = plan_jobs(src, tmp_path / "out")
+    results = {r.job.source.name: r for r in restore_photos(jobs, tiny_checkpoint, RestoreOptions(compare=True))}
+    assert {name: r.status for name, r in results.items()} == {
+        "alpha.png": "restored", "broken.png": "failed", "deep.png": "restored", "plain.jpg": "restored", "rotated.jpg": "restored",
+    }  # fmt: skip
+    assert "broken.png" in results["broken.png"].error
+    assert all(r.prompt.startswith("a ") for r in results.values() if r.status == "restored")
+    out = tmp_path / "out"
+    assert load_image(out / "deep.png").bit_depth == 16
+    assert load_image(out / "alpha.png").alpha is not None
+    np.testing.assert_allclose(load_image(out / "alpha.png").alpha, 128 / 255, atol=1e-6)
+    assert load_image(out / "rotated.png").size == (24, 40)  # displayed orientation: portrait
+    assert load_image(out / "plain.png").size == (56, 40)
+    assert (out / "plain.compare.png").is_file()
+
+    # Second run: finished photos are kept, only the broken one is tried again.
+    (src / "broken.png").unlink()
+    write_photo(src / "broken.png", seed=9)
+    before = (out / "plain.png").stat().st_mtime_ns
+    again = {r.job.source.name: r.status for r in restore_photos(plan_jobs(src, out), tiny_checkpoint)}
+    assert again["broken.png"] == "restored" and again["plain.jpg"] == "exists"
+    assert (out / "plain.png").stat().st_mtime_ns == before
+
+
+def test_strength_zero_returns_the_input_and_prompt_steers(tmp_path, tiny_checkpoint):
+    photo = write_photo(tmp_path / "p.png", 32, 32, seed=5)
+    [result] = restore_photos(
+        [PhotoJob(photo, tmp_path / "o.png")], tiny_checkpoint, RestoreOptions(strength=0.0, prompt="dense fog and light rain at night")
+    )
+    assert result.prompt == "a photo taken in low light, with dense haze and light rain"
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "o.png")), np.asarray(Image.open(photo)))
+
+
+def test_cli_reports_failures_exit_1_and_keeps_existing_outputs(tmp_path, tiny_checkpoint):
+    src = tmp_path / "in"
+    write_photo(src / "good.png", seed=1)
+    (src / "bad.jpg").write_text("not an image")
+    args = (str(src), "-o", str(tmp_path / "out"), "--checkpoint", str(tiny_checkpoint))
+    first = run_cli("restore", *args)
+    assert first.returncode == 1, first.stderr
+    assert "1 restored, 0 already there (kept), 1 failed" in first.stdout
+    assert "bad.jpg" in first.stderr and "Traceback" not in first.stderr
+    second = run_cli("restore", *args)
+    assert "0 restored, 1 already there (kept), 1 failed" in second.stdout and "--overwrite" in second.stdout
+
+    bad_prompt = run_cli("restore", str(src / "good.png"), "-o", str(tmp_path / "x.png"), "--checkpoint", str(tiny_checkpoint),
+                         "--prompt", "make it pretty")  # fmt: skip
+    assert bad_prompt.returncode != 0 and "names no degradation" in bad_prompt.stderr
+    assert len(bad_prompt.stderr.strip().splitlines()) == 1
