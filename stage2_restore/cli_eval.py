@@ -16,7 +16,7 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def evaluate(
     split: str = typer.Argument(..., help="lsdir-val, cdd11, demo, folder:PATH, ..."),
-    checkpoint: list[Path] = typer.Option(None, "--checkpoint", help="A restorer checkpoint or run folder (repeatable)"),
+    checkpoint: list[str] = typer.Option(None, "--checkpoint", help="[NAME=]PATH: a restorer checkpoint or run folder (repeatable)"),
     report: Path = typer.Option(None, "--report", help="Write the summary as CSV"),
     grid: Path = typer.Option(None, "--grid", help="Write input / each model / ground truth for a few images as PNG"),
     limit: int = typer.Option(None, "--limit", min=1, help="Only the first N photos of the split"),
@@ -29,8 +29,10 @@ def evaluate(
     """Score the input and each --checkpoint per category on SPLIT; builds the split's pairs if needed."""
     split_obj, pairs = build_split_pairs(split, data_root, cache_dir, seed=seed, max_side=max_side)
     models = {"input": identity}
-    for path in checkpoint or []:
+    for spec in checkpoint or []:
+        given, _, path = spec.rpartition("=")
         name, model = checkpoint_model(path, Path(cache_dir) / split_obj.slug, tile)
+        name = given or name
         models[name if name not in models else f"{name}-{len(models)}"] = model
     rows = limit_images(pairs.rows, limit)
     with progress_bar(f"evaluate {split_obj.name}") as on_progress:

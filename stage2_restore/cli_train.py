@@ -57,6 +57,11 @@ def run(
             "checkpoint_every": checkpoint_every, "init_from": init_from, "data_root": data_root, "cache_dir": cache_dir}  # fmt: skip
     config = dataclasses.replace(config, **{k: v for k, v in flat.items() if v is not None})
     restorer = {k: v for k, v in {"descriptor": descriptor, "width": width}.items() if v is not None}
+    if init_from and not config_file and not resume:
+        from stage2_restore.network import Restorer
+
+        # Fine-tuning: the architecture is the starting checkpoint's unless a flag changes it.
+        config = dataclasses.replace(config, restorer=Restorer.from_pretrained(init_from).config)
     if restorer:
         config = dataclasses.replace(config, restorer=dataclasses.replace(config.restorer, **restorer))
     if contrastive is not None:
