@@ -82,7 +82,7 @@ def embed_rows(
             steered = [parse_steering(steer, s) for s in severity]
             presence, severity = np.stack([p for p, _ in steered]), np.stack([s for _, s in steered])
         prompts = [prompt_of(p, s) for p, s in zip(presence, severity, strict=True)]
-        embeddings = embedder.embed(images, prompts)
+        embeddings = embedder.embed(images, prompts, assessment.features)  # the assessor ran once, above
         for i, row in enumerate(batch):
             manifest_row = {**asdict(row), "degraded": str(row.degraded), "clean": str(row.clean) if row.clean else None}
             records.append(EmbeddingRecord(cache_key(row.image_id, row.category), embeddings[i], prompts[i],

@@ -103,8 +103,8 @@ class E5VEmbedder:
         return LLAMA3_TEMPLATE.format(IMAGE_PROMPT.format(prompt=prompt))
 
     @torch.no_grad()
-    def embed(self, images: list[np.ndarray], prompts: list[str]) -> np.ndarray:
-        """float32 [N, hidden] unit vectors for HxWx3 float images and their pseudo-prompts."""
+    def embed(self, images: list[np.ndarray], prompts: list[str], image_features: np.ndarray | None = None) -> np.ndarray:
+        """float32 [N, hidden] unit vectors for HxWx3 float images and their pseudo-prompts (`image_features` is unused)."""
         pil_images = [Image.fromarray(to_uint8(image)) for image in images]
         inputs = self.processor(text=[self.text_for(p) for p in prompts], images=pil_images, return_tensors="pt", padding=True)
         inputs = {k: v.to(self.device) for k, v in inputs.items()}

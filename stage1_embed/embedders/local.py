@@ -64,10 +64,11 @@ class LocalEmbedder:
         return np.stack([self._text_cache[p] for p in prompts])
 
     @torch.no_grad()
-    def embed(self, images: list[np.ndarray], prompts: list[str]) -> np.ndarray:
-        """float32 [N, 384 + 128] unit vectors."""
-        size = self.prompter.config.view_size
-        views = [make_views(image, size) for image in images]
-        features = self.prompter.net.features(torch.stack([v[0] for v in views]), torch.stack([v[1] for v in views]))
-        image_part = F.normalize(features, dim=-1).numpy()
+    def embed(self, images: list[np.ndarray], prompts: list[str], image_features: np.ndarray | None = None) -> np.ndarray:
+        """float32 [N, 384 + 128] unit vectors; pass the prompter's `Assessment.features` to skip a second assessor pass."""
+        if image_features is None:
+            size = self.prompter.config.view_size
+            views = [make_views(image, size) for image in images]
+            image_features = self.prompter.net.features(torch.stack([v[0] for v in views]), torch.stack([v[1] for v in views])).numpy()
+        image_part = F.normalize(torch.from_numpy(np.asarray(image_features, np.float32)), dim=-1).numpy()
         return (np.concatenate([self.embed_text(prompts), image_part], axis=1) / np.sqrt(2.0)).astype(np.float32)

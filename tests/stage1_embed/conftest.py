@@ -4,9 +4,9 @@ import torch
 from shared.assessor import AssessorConfig, AssessorNet
 from shared.pairs import SynthesisConfig, build_pairs
 from shared.splits import resolve_split
+from stage1_embed.embedders.tiny_llava import build_tiny_llava
 from stage1_embed.prompter import PromptGenerator
 from tests.conftest import write_photo
-from tests.stage1_embed.tiny_llava import build_tiny_llava
 
 
 @pytest.fixture(scope="session")

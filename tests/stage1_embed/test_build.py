@@ -46,7 +46,7 @@ def test_round_trip_of_a_split(tmp_path, tiny_split, prompter, local_embedder_fo
     assert report.complete and report.images == 10 and len(report.shards_built) == 3
     cache = EmbeddingCache(tmp_path / "emb", expected=fingerprint_of(embedder, prompter))
     record = cache[cache_key(rows[0].image_id, rows[0].category)]
-    direct = embedder.embed([load_image(rows[0].degraded).rgb], [record.prompt])
+    direct = embedder.embed([load_image(rows[0].degraded).rgb], [record.prompt])  # assessor run again: the build reused its pass
     np.testing.assert_allclose(record.embedding, direct[0], atol=2e-3)  # float16 storage
     again = build(rows, prompter, embedder, tmp_path / "emb")
     assert again.images == 0 and len(again.shards_reused) == 3
@@ -60,11 +60,11 @@ def test_resume_after_a_kill_mid_shard_equals_a_one_shot_build(tmp_path, tiny_sp
         name, dim, weights_revision, prompt_template = embedder.name, embedder.dim, embedder.weights_revision, embedder.prompt_template
         calls = 0
 
-        def embed(self, images, prompts):
+        def embed(self, images, prompts, image_features=None):
             self.calls += 1
             if self.calls == 3:  # shard 0 takes 2 batches of 3 rows; this is shard 1's first
                 raise KeyboardInterrupt
-            return embedder.embed(images, prompts)
+            return embedder.embed(images, prompts, image_features)
 
     with pytest.raises(KeyboardInterrupt):
         build(rows, prompter, DiesDuringSecondShard(), tmp_path / "killed")

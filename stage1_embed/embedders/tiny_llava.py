@@ -1,4 +1,4 @@
-"""Build a tiny random LLaVA-NeXT checkpoint offline, in E5-V's folder layout.
+"""Build a tiny random LLaVA-NeXT checkpoint offline, in E5-V's folder layout (for tests and benchmarks of the E5-V path).
 
 Tokenizer: a word-level vocabulary with `<image>` as a special token (no download). Vision
 tower and Llama are 2 layers of width 64 (bitsandbytes' CPU 4-bit kernels need widths that are
