@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -9,11 +11,18 @@ from stage2_restore.data import DescriptorInputs
 from stage2_restore.network import Restorer
 
 
-def _starts(length: int, tile: int, overlap: int) -> list[int]:
+def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    """(start, size) of the fewest equal tiles, at most `tile` long and overlapping by at least `overlap`, that cover `length`.
+
+    Equal, evenly spaced tiles instead of fixed `tile`-sized steps: a 1024 px side takes three
+    368 px tiles, not three 512 px ones, so a 1024² photo costs half the pixels it used to.
+    """
     if length <= tile:
-        return [0]
-    starts = list(range(0, length - tile, tile - overlap))
-    return starts + [length - tile]
+        return [(0, length)]
+    count = math.ceil((length - overlap) / (tile - overlap))
+    size = min(tile, -(-math.ceil((length + (count - 1) * overlap) / count) // 8) * 8)  # a multiple of 8: no padding inside
+    stride = (length - size) / (count - 1)
+    return [(round(i * stride), size) for i in range(count)]
 
 
 def _blend_window(height: int, width: int, overlap: int) -> np.ndarray:
@@ -32,12 +41,12 @@ def restore_image(model: Restorer, image: np.ndarray, inputs: DescriptorInputs, 
     height, width = image.shape[:2]
     output = np.zeros((height, width, 3), np.float32)
     weight = np.zeros((height, width, 1), np.float32)
-    for top in _starts(height, tile, overlap):
-        for left in _starts(width, tile, overlap):
-            patch = image[top : top + tile, left : left + tile]
+    for top, tile_height in tile_spans(height, tile, overlap):
+        for left, tile_width in tile_spans(width, tile, overlap):
+            patch = image[top : top + tile_height, left : left + tile_width]
             tensor = torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1)[None].to(device)
             restored = model(tensor, embedding, class_index)[0].permute(1, 2, 0).float().cpu().numpy()
             window = _blend_window(*patch.shape[:2], overlap) if (height > tile or width > tile) else 1.0
-            output[top : top + tile, left : left + tile] += restored * window
-            weight[top : top + tile, left : left + tile] += window
+            output[top : top + tile_height, left : left + tile_width] += restored * window
+            weight[top : top + tile_height, left : left + tile_width] += window
     return np.clip(output / weight, 0.0, 1.0)

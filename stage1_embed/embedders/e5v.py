@@ -110,5 +110,7 @@ class E5VEmbedder:
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="MatMul8bitLt")  # bitsandbytes' 8-bit cast notice, once per layer
-            hidden = self.model(**inputs, output_hidden_states=True, return_dict=True).hidden_states[-1][:, -1, :]
+            # E5-V pools hidden_states[-1][:, -1]: the base model's last_hidden_state is that same tensor, without
+            # the LM head's logits (tokens x 128k vocab) and the 32 other layers' states the full forward would keep.
+            hidden = self.model.model(**inputs, return_dict=True).last_hidden_state[:, -1, :]
         return torch.nn.functional.normalize(hidden.float(), dim=-1).cpu().numpy()

@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
+import torch
+from PIL import Image
 
 from shared.cache import CacheError, EmbeddingCache, cache_key, shard_name
-from shared.image_io import load_image
+from shared.image_io import load_image, to_uint8
 from stage1_embed.build import build_embeddings
 from stage1_embed.embedders import create_embedder, fingerprint_of
 from stage1_embed.embedders.e5v import E5VEmbedder, EmbedderUnavailable
@@ -136,6 +138,19 @@ def test_tiny_llava_next_through_the_real_e5v_path(tmp_path, tiny_split, prompte
     vectors = np.stack([r.embedding for r in cache])
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=3e-3)
     assert cache.fingerprint.embedder == "e5v" and "Summary above image in one word" in cache.fingerprint.prompt_template
+
+
+def test_pooling_is_e5v_last_layer_last_token(tiny_llava):
+    """The base model's last_hidden_state path equals E5-V's own `hidden_states[-1][:, -1]` on the full model."""
+    embedder = E5VEmbedder(str(tiny_llava), quant="none", device="cpu")
+    image = np.random.default_rng(2).random((50, 70, 3)).astype(np.float32)
+    ours = embedder.embed([image, image[::-1]], ["a photo with haze", "a clear photo"])
+    inputs = embedder.processor(text=[embedder.text_for(p) for p in ("a photo with haze", "a clear photo")],
+                                images=[Image.fromarray(to_uint8(image)), Image.fromarray(to_uint8(image[::-1]))],
+                                return_tensors="pt", padding=True)  # fmt: skip
+    with torch.no_grad():
+        reference = embedder.model(**inputs, output_hidden_states=True).hidden_states[-1][:, -1, :]
+    np.testing.assert_allclose(ours, torch.nn.functional.normalize(reference, dim=-1).numpy(), atol=1e-5)
 
 
 def test_four_bit_stays_close_to_full_precision(tiny_llava):

@@ -1,8 +1,9 @@
 import numpy as np
+import pytest
 import torch
 
 from stage2_restore.data import DescriptorInputs
-from stage2_restore.inference import restore_image
+from stage2_restore.inference import restore_image, tile_spans
 from stage2_restore.network import Restorer, RestorerConfig
 
 
@@ -20,3 +21,14 @@ def test_tiles_cover_the_image_and_match_a_single_pass_inside_a_tile():
     with torch.no_grad():
         direct = model(torch.from_numpy(image).permute(2, 0, 1)[None], torch.ones(1, 16))[0].permute(1, 2, 0).numpy()
     np.testing.assert_allclose(whole, np.clip(direct, 0, 1), atol=1e-5)
+
+
+@pytest.mark.parametrize(("length", "tile", "overlap"), [(1024, 512, 32), (2048, 512, 32), (700, 256, 16), (513, 512, 32), (90, 48, 16)])
+def test_tile_spans_cover_with_the_overlap_asked_and_no_more_tiles_than_needed(length, tile, overlap):
+    spans = tile_spans(length, tile, overlap)
+    assert spans[0][0] == 0 and spans[-1][0] + spans[-1][1] == length
+    assert all(size <= tile for _, size in spans)
+    assert all(a_start + a_size - b_start >= overlap for (a_start, a_size), (b_start, _) in zip(spans, spans[1:], strict=False))
+    assert len(spans) == -(-(length - overlap) // (tile - overlap))  # the fewest tiles of at most `tile` that can overlap so
+    if (length, tile) == (1024, 512):
+        assert sum(size for _, size in spans) == 3 * 368  # was 3 x 512: the 1024² photo costs half the pixels
