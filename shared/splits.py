@@ -4,6 +4,7 @@
 - cdd11, cdd11-train: the official CDD-11 test / train folders (already paired).
 - demo: photos inside scikit-image's wheel; motorcycle brings a real disparity map for haze.
 - folder:PATH: a folder of clean photos, or of CDD-11-style category folders.
+- paired:PATH: PATH/input/ and PATH/target/, real or foreign pairs (LOL, PolyU, ...); the category is the folder's name.
 """
 
 from __future__ import annotations
@@ -147,7 +148,31 @@ def _folder(path: str) -> Split:
     return Split(f"folder:{path}", slug, 0, clean_photos=lambda: _photos_in(folder))
 
 
-SPLIT_NAMES = ("lsdir-train", "lsdir-val", "cdd11", "cdd11-train", "demo", "folder:PATH")
+def _match_target(degraded: Path, targets: dict[str, Path]) -> Path | None:
+    """The ground truth of a degraded file: same stem, else the one stem sharing the longest prefix (im_0001_s80 -> im_0001)."""
+    if degraded.stem in targets:
+        return targets[degraded.stem]
+    shared = {stem: len(os.path.commonprefix([stem, degraded.stem])) for stem in targets}
+    best = max(shared.values(), default=0)
+    winners = [stem for stem, length in shared.items() if length == best]
+    return targets[winners[0]] if best >= 2 and len(winners) == 1 else None
+
+
+def _paired(path: str) -> Split:
+    folder = Path(path).expanduser()
+    if not (folder / "input").is_dir() or not (folder / "target").is_dir():
+        raise SplitError(f"paired:{path}: expected {folder}/input/ (degraded) and {folder}/target/ (ground truth) with matching names")
+    slug = "paired-" + re.sub(r"[^A-Za-z0-9._-]+", "-", folder.resolve().name)
+
+    def pairs() -> list[ReadyPair]:
+        targets = {p.stem: p for p in _image_files(folder / "target")}
+        return [ReadyPair(_id_for(p, folder / "input"), folder.resolve().name, p, _match_target(p, targets))
+                for p in _image_files(folder / "input")]  # fmt: skip
+
+    return Split(f"paired:{path}", slug, 0, ready_pairs=pairs)
+
+
+SPLIT_NAMES = ("lsdir-train", "lsdir-val", "cdd11", "cdd11-train", "demo", "folder:PATH", "paired:PATH")
 
 
 def resolve_split(name: str, data_root: str | Path | None = None) -> Split:
@@ -158,6 +183,8 @@ def resolve_split(name: str, data_root: str | Path | None = None) -> Split:
     """
     if name.startswith("folder:"):
         return _folder(name.removeprefix("folder:"))
+    if name.startswith("paired:"):
+        return _paired(name.removeprefix("paired:"))
     if name in ("lsdir-train", "lsdir-val"):
         folder = _lsdir_folder(name, data_root)
         return Split(name, name, 0 if name == "lsdir-train" else 1, clean_photos=lambda: _photos_in(folder))

@@ -157,3 +157,18 @@ def test_cdd11_style_folder_split(tmp_path):
     root = cdd11_tree(tmp_path)
     report = build_pairs(resolve_split(f"folder:{root / 'CDD-11_test'}"), tmp_path / "cache")
     assert len(report.rows) == 6 and json.loads((report.pairs_dir / "split.json").read_text())["seed"] == 0
+
+
+def test_paired_split_matches_names_and_prefixes(tmp_path):
+    root = tmp_path / "lol"
+    for degraded, target in (("1.png", "1.png"), ("im_0002_s80_a04.png", "im_0002.png"), ("chair_11_real.JPG", "chair_11_mean.JPG")):
+        write_photo(root / "input" / degraded)
+        write_photo(root / "target" / target)
+    write_photo(root / "input" / "orphan.png")
+    split = resolve_split(f"paired:{root}")
+    pairs = {p.degraded.name: p.clean.name if p.clean else None for p in split.ready_pairs()}
+    assert pairs == {"1.png": "1.png", "im_0002_s80_a04.png": "im_0002.png", "chair_11_real.JPG": "chair_11_mean.JPG", "orphan.png": None}
+    report = build_pairs(split, tmp_path / "cache")
+    assert len(report.rows) == 3 and {r.category for r in report.rows} == {"lol"} and "orphan.png" in report.failures[0]["error"]
+    with pytest.raises(SplitError, match=r"input/ \(degraded\) and .*target/"):
+        resolve_split(f"paired:{tmp_path}")
