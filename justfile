@@ -49,6 +49,17 @@ demo: setup
     echo "  before/after grid        $out/demo.png"
     echo "  restored photo           $out/motorcycle.restored.png  (side by side: $out/motorcycle.restored.compare.png)"
 
+# Benchmarks of both stages in one run, rewriting BENCHMARKS.md (~15 min; `just bench --quick`: under 2 min)
+bench *ARGS: setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    start=$SECONDS
+    .venv/bin/restore-embed build --split demo --encoder local > /dev/null  # the training benchmarks read this cache
+    .venv/bin/python -m stage1_embed.bench --out cache/bench/stage1.json {{ARGS}}
+    .venv/bin/python -m stage2_restore.bench run --out cache/bench/stage2.json {{ARGS}}
+    .venv/bin/python -m shared.benchmarks cache/bench/stage1.json cache/bench/stage2.json -o BENCHMARKS.md --command "just bench {{ARGS}}"
+    echo "bench finished in $((SECONDS - start)) s"
+
 # Start the web app on http://127.0.0.1:8501
 app: setup
     .venv/bin/restore-app

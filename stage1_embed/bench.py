@@ -154,7 +154,7 @@ def sharded_builds(cache_dir: Path, workers_list, rows_per_shard: int) -> list[d
 
 
 @app.command()
-def main_command(
+def run(
     out: Path = typer.Option(Path("cache/bench/stage1.json"), "--out"),
     quick: bool = typer.Option(False, "--quick", help="One repeat, fewer sizes (under a minute)"),
 ) -> None:
