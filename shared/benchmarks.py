@@ -129,6 +129,7 @@ def render(stage1: dict, stage2: dict, command: str) -> str:
     ]
     out += _stage_two(stage1, stage2, memory, peak)
     out += _scale_out(stage1, stage2, memory, by_batch)
+    out += _hot_spots(stage1, stage2, memory)
     return "\n".join(out) + "\n"
 
 
@@ -235,6 +236,42 @@ def _stage_two(stage1: dict, stage2: dict, memory: dict, peak: float) -> list[st
                          [[f"{s}²", f"{rows[s]['seconds']:.2f}", OFFICIAL[f"inference_{s}"],
                            f"{OFFICIAL[f'inference_{s}'] / rows[s]['seconds']:.1f}x"] for s in (256, 512) if s in rows])]  # fmt: skip
     return lines
+
+
+def _hot_spots(stage1: dict, stage2: dict, memory: dict) -> list[str]:
+    layouts = {r["layout"]: r for r in stage2["inference_layout"]}
+    profile = stage2["profile"]
+    tiled = next((r for r in stage2["inference"] if r["tiles"] > 1), None)
+    rows = [
+        ["local embedder, ms per image (assess + embed)", "timed phases",
+         f"{stage1['phases']['assess_ms'] + stage1['phases']['embed_recomputing_features_ms']:.2f}",
+         f"{stage1['phases']['assess_ms'] + stage1['phases']['embed_reusing_features_ms']:.2f}", "the assessor ran twice per image"],
+        ["512² restore, seconds", "torch.profiler", f"{layouts['NCHW']['seconds']:.2f}", f"{layouts['NHWC']['seconds']:.2f}",
+         "convolutions are half the forward (profile below); oneDNN runs them faster in channels_last (NHWC), same output"],
+    ]  # fmt: skip
+    if tiled:
+        rows.append([f"{tiled['size']}² restore, megapixels of tiles run", "arithmetic", f"{tiled['tile_megapixels_fixed_stride']:.2f}",
+                     f"{tiled['tile_megapixels']:.2f}", "fixed 512 px steps: a sliver cost a whole tile"])  # fmt: skip
+    rows.append(["E5-V activations, GB per image", "arithmetic",
+                 f"{memory['activation_gb_per_image'] + memory['before_fix_extra_gb_per_image']:.2f}",
+                 f"{memory['activation_gb_per_image']:.2f}", "full forward kept logits and 33 hidden states"])  # fmt: skip
+    return [
+        "",
+        "## 5. Hot spots found and fixed",
+        "",
+        _table(["what", "found with", "before", "after", "why"], rows),
+        "",
+        "torch.profiler, one 256² forward of the shipped restorer, top operators by self CPU time:",
+        "",
+        _table(
+            ["layout", "operator", "share", "ms", "calls"],
+            [
+                [layout, f"`{e['op']}`", f"{e['share'] * 100:.0f} %", f"{e['self_ms']:.1f}", e["calls"]]
+                for layout in ("NCHW", "NHWC")
+                for e in profile[layout]
+            ],
+        ),  # fmt: skip
+    ]
 
 
 def _scale_out(stage1: dict, stage2: dict, memory: dict, by_batch: dict) -> list[str]:

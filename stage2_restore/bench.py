@@ -57,6 +57,24 @@ def train_speed(width: int, crop: int, batch: int, steps: int) -> dict:
             "steps_per_s": 1 / step, "data_seconds": data, "data_fraction": data / step}  # fmt: skip
 
 
+def profile_forward(channels_last: bool, size: int = 256, top: int = 5) -> list[dict]:
+    """torch.profiler's top operators (self CPU time) of one shipped-restorer forward pass at size²."""
+    from torch.profiler import ProfilerActivity, profile
+
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    model = Restorer.from_pretrained(SHIPPED_RESTORER).to(memory_format=layout)
+    image = torch.rand(1, 3, size, size).contiguous(memory_format=layout)
+    embedding = torch.zeros(1, model.config.embedding_dim)
+    with torch.no_grad():
+        model(image, embedding)
+        with profile(activities=[ProfilerActivity.CPU]) as profiler:
+            model(image, embedding)
+    events = sorted(profiler.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    return [{"op": e.key, "self_ms": e.self_cpu_time_total / 1000, "share": e.self_cpu_time_total / total, "calls": e.count}
+            for e in events[:top]]  # fmt: skip
+
+
 def _peak_rss_mb() -> float:
     """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from the forking parent)."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -65,34 +83,35 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: KiB on most systems
 
 
-def inference_once(size: int, width: int, tile: int, repeats: int) -> dict:
+def inference_once(size: int, width: int, tile: int, repeats: int, channels_last: bool = True) -> dict:
     """Seconds and peak RSS of restoring one size x size image (run in a fresh process so RSS is its own)."""
     model = Restorer.from_pretrained(SHIPPED_RESTORER) if width == 0 else Restorer(RestorerConfig(width=width)).eval()
     from stage2_restore.data import DescriptorInputs
 
     inputs = DescriptorInputs(np.zeros(model.config.embedding_dim, np.float32), 0)
-    restore_image(model, np.random.default_rng(0).random((64, 64, 3), dtype=np.float32), inputs, tile)  # warm-up
+    restore_image(model, np.random.default_rng(0).random((64, 64, 3), dtype=np.float32), inputs, tile, channels_last=channels_last)
     baseline = _peak_rss_mb()
     image = np.random.default_rng(1).random((size, size, 3), dtype=np.float32)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        restore_image(model, image, inputs, tile)
+        restore_image(model, image, inputs, tile, channels_last=channels_last)
         times.append(time.perf_counter() - start)
     seconds = statistics.median(times)
     spans = tile_spans(size, tile, 32)
     before = len(range(0, size - tile, tile - 32)) + 1 if size > tile else 1  # the fixed-stride plan this commit replaced
     return {
-        "size": size, "width": model.config.width, "tile": tile, "seconds": seconds, "megapixels_per_s": size * size / 1e6 / seconds,
+        "size": size, "width": model.config.width, "tile": tile, "layout": "NHWC" if channels_last else "NCHW",
+        "seconds": seconds, "megapixels_per_s": size * size / 1e6 / seconds,
         "peak_rss_mb": _peak_rss_mb(), "rss_before_image_mb": baseline, "repeats": repeats,
         "tiles": len(spans) ** 2, "tile_megapixels": sum(s for _, s in spans) ** 2 / 1e6,
         "tiles_fixed_stride": before**2, "tile_megapixels_fixed_stride": (before * min(size, tile)) ** 2 / 1e6,
     }  # fmt: skip
 
 
-def inference_in_subprocess(size: int, width: int, tile: int, repeats: int) -> dict:
+def inference_in_subprocess(size: int, width: int, tile: int, repeats: int, channels_last: bool = True) -> dict:
     command = [sys.executable, "-m", "stage2_restore.bench", "infer", "--size", str(size), "--width", str(width), "--tile", str(tile),
-               "--repeats", str(repeats)]  # fmt: skip
+               "--repeats", str(repeats), "--channels-last" if channels_last else "--no-channels-last"]  # fmt: skip
     finished = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
@@ -145,8 +164,11 @@ def run(
     sizes = [256, 512, 1024] if quick else [256, 512, 1024, 2048, 4096]
     results["inference"] = [inference_in_subprocess(size, 0, 512, 1 if size >= 2048 or quick else repeats) for size in sizes]
     results["inference_untiled"] = [inference_in_subprocess(1024, 0, 1024, 1)]
+    # Hot spot fixed in this release: the same 512² restore in the old NCHW layout, for the before/after table.
+    results["inference_layout"] = [inference_in_subprocess(512, 0, 512, repeats, channels_last=flag) for flag in (False, True)]
     if not quick:
         results["inference_paper_width"] = [inference_in_subprocess(size, 32, 512, repeats) for size in (256, 512)]
+    results["profile"] = {layout: profile_forward(layout == "NHWC") for layout in ("NCHW", "NHWC")}
     console.print("stage two: torchrun DDP, 1 and 2 processes")
     results["ddp"] = [ddp_speed(n, 6 if quick else 12) for n in (1, 2)]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -160,9 +182,10 @@ def infer(
     width: int = typer.Option(0, "--width", help="0: the shipped checkpoint; else a random restorer of this width"),
     tile: int = typer.Option(512, "--tile"),
     repeats: int = typer.Option(1, "--repeats"),
+    channels_last: bool = typer.Option(True, "--channels-last/--no-channels-last"),
 ) -> None:
     """One inference measurement as a JSON line (the parent process runs each size in a fresh process)."""
-    print(json.dumps(inference_once(size, width, tile, repeats)))
+    print(json.dumps(inference_once(size, width, tile, repeats, channels_last)))
 
 
 def main() -> None:

@@ -21,6 +21,8 @@ STAGE2 = {
     "inference": [{"size": 1024, "width": 16, "tile": 512, "seconds": 10.0, "megapixels_per_s": 0.1, "peak_rss_mb": 600, "rss_before_image_mb": 360,
                    "repeats": 1, "tiles": 9, "tile_megapixels": 1.22, "tiles_fixed_stride": 9, "tile_megapixels_fixed_stride": 2.36}],
     "inference_untiled": [{"size": 1024, "seconds": 9.0, "peak_rss_mb": 1400}],
+    "inference_layout": [{"layout": "NCHW", "seconds": 3.0}, {"layout": "NHWC", "seconds": 2.0}],
+    "profile": {layout: [{"op": "aten::mkldnn_convolution", "self_ms": 250.0, "share": 0.5, "calls": 98}] for layout in ("NCHW", "NHWC")},
     "ddp": [{"processes": 1, "batch_per_process": 4, "crop": 96, "seconds_per_step": 0.4, "samples_per_s": 10.0, "wall_s": 10},
             {"processes": 2, "batch_per_process": 4, "crop": 96, "seconds_per_step": 0.5, "samples_per_s": 16.0, "wall_s": 12}],
 }  # fmt: skip
@@ -38,3 +40,4 @@ def test_report_turns_measurements_into_ratios():
     assert "| 2 | 0.50 | 16.0 | 80 % |" in text  # DDP: 16 / (2 x 10)
     assert "9.4 | 9 %" in text  # 2 x 47 GMAC/MP x 0.1 MP/s = 9.4 GFLOP/s of a 100 GFLOP/s peak
     assert "1.0 % at w16 128² b8" in text and "`just bench --quick`" in text
+    assert "| 512² restore, seconds | torch.profiler | 3.00 | 2.00 |" in text
