@@ -43,6 +43,16 @@ def describe(data: bytes, suffix: str, checkpoint: str, prompt: str | None) -> t
     return loaded.rgb, record
 
 
+def megapixels_over_limit(data: bytes) -> float:
+    """The upload's megapixels when above MAX_MEGAPIXELS (read from the header only), else 0."""
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            megapixels = probe.size[0] * probe.size[1] / 1e6
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return 0.0  # unreadable: load_image reports it with the file's name
+    return megapixels if megapixels > MAX_MEGAPIXELS else 0.0
+
+
 def png_bytes(rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(to_uint8(rgb)).save(buffer, format="PNG")
@@ -59,6 +69,11 @@ def main() -> None:
         st.info("Upload a photo to start.")
         return
     data, suffix = upload.getvalue(), Path(upload.name).suffix.lower()
+    too_big = megapixels_over_limit(data)
+    if too_big:
+        st.error(f"{upload.name} is {too_big:.0f} megapixels; the app takes up to {MAX_MEGAPIXELS}. Downscale it, or run "
+                 f"`restore {upload.name} -o restored.png` on your machine: the command has no such limit.")  # fmt: skip
+        return
     digest = hashlib.sha256(data).hexdigest()
     state = st.session_state
     try:

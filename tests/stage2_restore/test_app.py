@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from skimage.data import astronaut
 
 from shared.image_io import load_image, save_image
@@ -67,6 +68,11 @@ def test_upload_restore_compare_and_score_in_chromium(app_url, tmp_path):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1100, "height": 1500})  # Streamlit scrolls inside: no full-page shots
         page.goto(app_url)
+        huge = tmp_path / "huge.png"
+        Image.new("RGB", (6000, 5000)).save(huge)  # 30 MP of black: a small file, too many pixels for the app
+        page.locator("input[type=file]").first.set_input_files(str(huge))
+        page.get_by_text("huge.png is 30 megapixels; the app takes up to 24").wait_for(timeout=30_000)
+
         page.locator("input[type=file]").first.set_input_files(str(degraded))
         page.get_by_text("Detected:").wait_for(timeout=90_000)
         prompt = page.get_by_label("Prompt (edit it to steer")
