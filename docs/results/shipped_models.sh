@@ -24,7 +24,7 @@ done
 wait
 restore-train export runs/final-dynamic -o stage2_restore/weights/restorer
 
-restore-eval "$eval" --checkpoint static=runs/final-static --checkpoint dynamic=runs/final-dynamic --limit 100 \
+restore-eval "$eval" --checkpoint static=runs/final-static --checkpoint dynamic=runs/final-dynamic --limit 40 \
     --report docs/results/shipped_eval.csv --grid docs/results/shipped_eval.png
 for pairs in lol_eval15 polyu_real_noise rain100h_jordere_subset outdoor_rain_test1 sots_outdoor_airnet; do
     restore-embed build --split "paired:../shared/data/eval/paired/$pairs" --encoder local
