@@ -216,7 +216,12 @@ def _ready_rows(split: Split) -> tuple[list[PairRow], list[dict]]:
     rows, failures = [], []
     for pair in split.ready_pairs():
         if pair.clean is None:
-            failures.append({"source": str(pair.degraded), "error": f"{pair.degraded}: no ground truth of that name (in clear/, or target/ for paired splits)"})
+            failures.append(
+                {
+                    "source": str(pair.degraded),
+                    "error": f"{pair.degraded}: no ground truth of that name (in clear/, or target/ for paired splits)",
+                }
+            )
             continue
         # Absolute: the manifest stores paths outside the cache as given, and a relative one would be read from the wrong folder.
         rows.append(PairRow(pair.image_id, pair.category, pair.degraded.resolve(), pair.clean.resolve(), str(pair.degraded)))

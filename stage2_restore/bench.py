@@ -152,7 +152,7 @@ def run(
             "name": name,
             "width": model.config.width,
             "parameters": count_parameters(model),
-            "macs_per_mp": macs_per_image(model) / 0.065536e6,
+            "macs_per_mp": macs_per_image(model) / (256 * 256 / 1e6),  # MACs per megapixel
         }
         for name, model in (("shipped (w16, dynamic)", shipped), ("paper width (w32, static)", paper))
     ]
