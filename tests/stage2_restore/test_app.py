@@ -84,7 +84,7 @@ def test_upload_restore_compare_and_score_in_chromium(app_url, tmp_path):
         loaded = "() => [...document.querySelectorAll('[data-testid=stImage] img')].filter(i => i.complete && i.naturalWidth).length == 2"
         page.wait_for_function(loaded, timeout=30_000)
         assert page.locator("[data-testid=stImage] img").nth(1).evaluate("img => img.naturalWidth") == 128
-        assert page.get_by_role("button", name="Download restored PNG").is_visible()
+        page.get_by_role("button", name="Download restored PNG").wait_for(state="visible", timeout=30_000)  # rendered after the images
 
         page.locator("input[type=file]").nth(1).set_input_files(str(tmp_path / "clean.png"))
         page.get_by_text("PSNR restored").wait_for(timeout=60_000)
