@@ -89,6 +89,15 @@ def cache_key(image_id: str, category: str) -> str:
     return f"{image_id}/{category}"
 
 
+PHOTO_CATEGORY = "photo"
+"""The category of a user's own photo (no ground truth; its degradations are unknown until assessed)."""
+
+
+def photo_image_id(index: int) -> str:
+    """The image id of the index-th photo handed to `restore-embed photos` (how `restore` finds its vector)."""
+    return f"{index:06d}"
+
+
 def shard_name(index: int, count: int) -> str:
     return f"shard-{index:05d}-of-{count:05d}.h5"
 

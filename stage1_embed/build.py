@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from shared.cache import (
+    PHOTO_CATEGORY,
     CacheError,
     EmbeddingRecord,
     Fingerprint,
     cache_key,
     check_shard,
+    photo_image_id,
     plan_shards,
     shard_count_of,
     shard_name,
@@ -33,9 +35,6 @@ from shared.image_io import load_image
 from shared.pairs import PairRow
 from stage1_embed.labels import parse_steering, prompt_of
 from stage1_embed.prompter import PromptGenerator
-
-PHOTO = "photo"
-"""The category of a user's photo: degradations unknown until assessed."""
 
 
 @dataclass(frozen=True)
@@ -141,4 +140,4 @@ def build_embeddings(
 
 def photo_rows(paths: Sequence[str | Path]) -> list[PairRow]:
     """Rows for a user's degraded photos (no ground truth); ids are their positions in `paths`."""
-    return [PairRow(f"{index:06d}", PHOTO, Path(path).resolve(), None, str(path)) for index, path in enumerate(paths)]
+    return [PairRow(photo_image_id(i), PHOTO_CATEGORY, Path(path).resolve(), None, str(path)) for i, path in enumerate(paths)]

@@ -15,12 +15,12 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from shared.cache import cache_key
+from shared.cache import PHOTO_CATEGORY, cache_key, photo_image_id
 from shared.errors import RestoreError
 from shared.image_io import IMAGE_SUFFIXES, load_image, to_uint8
 from shared.metrics import psnr, ssim
 from stage2_restore.network import Restorer, checkpoint_fingerprint
-from stage2_restore.photos import PHOTO, SHIPPED_RESTORER, embed_photos, restore_loaded
+from stage2_restore.photos import SHIPPED_RESTORER, embed_photos, restore_loaded
 
 MAX_MEGAPIXELS = 24  # the app restores on the server's CPU while the user waits; bigger photos belong to `restore`
 UPLOAD_TYPES = sorted(suffix.lstrip(".") for suffix in IMAGE_SUFFIXES)
@@ -38,7 +38,7 @@ def describe(data: bytes, suffix: str, checkpoint: str, prompt: str | None) -> t
         photo.write_bytes(data)
         loaded = load_image(photo, max_pixels=MAX_MEGAPIXELS * 1_000_000)
         cache = embed_photos([photo], checkpoint_fingerprint(checkpoint), Path(work), prompt)
-        record = cache[cache_key("000000", PHOTO)]
+        record = cache[cache_key(photo_image_id(0), PHOTO_CATEGORY)]
         cache.close()
     return loaded.rgb, record
 

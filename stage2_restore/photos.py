@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.cache import CacheError, EmbeddingCache, EmbeddingRecord, Fingerprint, cache_key
+from shared.cache import MANIFEST_FILE, PHOTO_CATEGORY, CacheError, EmbeddingCache, EmbeddingRecord, Fingerprint, cache_key, photo_image_id
 from shared.errors import ConfigError, ImageReadError, ImageWriteError, RestoreError
 from shared.grid import labelled_grid
 from shared.image_io import IMAGE_SUFFIXES, SAVE_FORMATS, load_image, save_image
@@ -28,8 +28,6 @@ from stage2_restore.inference import restore_image
 from stage2_restore.network import Restorer, checkpoint_fingerprint
 
 SHIPPED_RESTORER = Path(__file__).parent / "weights" / "restorer"
-PHOTO = "photo"
-"""The category stage one gives a user's photo (its degradations are unknown until assessed)."""
 COMPARE_SUFFIX = ".compare.png"
 
 
@@ -103,7 +101,7 @@ def plan_jobs(source: str | Path, output: str | Path) -> list[PhotoJob]:
 
 
 def embed_photos(paths: Sequence[Path], fingerprint: Fingerprint, work_dir: Path, prompt: str | None = None) -> EmbeddingCache:
-    """Run stage one on `paths` with the checkpoint's embedder; the vectors of photo i are keyed "<i:06d>/photo"."""
+    """Run stage one on `paths` with the checkpoint's embedder; photo i's vector is at cache_key(photo_image_id(i), PHOTO_CATEGORY)."""
     listing = work_dir / "photos.txt"
     listing.write_text("".join(f"{p.resolve()}\n" for p in paths))
     command = [sys.executable, "-m", "stage1_embed.cli", "photos", "--list", str(listing), "--out", str(work_dir),
@@ -129,7 +127,7 @@ def embed_photos(paths: Sequence[Path], fingerprint: Fingerprint, work_dir: Path
 
 def photo_failures(cache: EmbeddingCache) -> dict[str, str]:
     """Stage one's per-photo failures, by cache id."""
-    manifest = json.loads((cache.directory / "manifest.json").read_text())
+    manifest = json.loads((cache.directory / MANIFEST_FILE).read_text())
     return {failure["id"]: failure["error"] for failure in manifest["failures"]}
 
 
@@ -153,12 +151,11 @@ def restore_photos(
     checkpoint: str | Path = SHIPPED_RESTORER,
     options: RestoreOptions | None = None,
     on_progress: Callable[[int, int], None] | None = None,
-    model: Restorer | None = None,
 ) -> list[PhotoResult]:
     """Restore every job whose output is missing (or all, with overwrite); one bad photo never stops the rest."""
     options = options or RestoreOptions()
     fingerprint = checkpoint_fingerprint(checkpoint)
-    model = model or Restorer.from_pretrained(checkpoint)
+    model = Restorer.from_pretrained(checkpoint)
     results: dict[PhotoJob, PhotoResult] = {}
     pending = []
     for job in jobs:
@@ -171,7 +168,7 @@ def restore_photos(
             cache = embed_photos([job.source for job in pending], fingerprint, Path(work), options.prompt)
             failures = photo_failures(cache)
             for index, job in enumerate(pending):
-                results[job] = _restore_one(model, cache, cache_key(f"{index:06d}", PHOTO), failures, job, options)
+                results[job] = _restore_one(model, cache, cache_key(photo_image_id(index), PHOTO_CATEGORY), failures, job, options)
                 if on_progress:
                     on_progress(index + 1, len(pending))
             cache.close()
