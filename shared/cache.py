@@ -84,9 +84,9 @@ class EmbeddingRecord:
     manifest_row: dict = field(default_factory=dict)
 
 
-def cache_key(image_id: str, category: str) -> str:
-    """The id of a degraded image in the cache."""
-    return f"{image_id}/{category}"
+def cache_key(image_id: str, category: str, variant: int = 0) -> str:
+    """The id of a degraded image in the cache (a split's first variant keeps the plain "image_id/category")."""
+    return f"{image_id}/{category}" + (f"/v{variant}" if variant else "")
 
 
 PHOTO_CATEGORY = "photo"

@@ -56,26 +56,39 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
 
 
 def synthesis_config(
-    split_default_seed: int,
+    split,
     seed: int | None = None,
     categories: str | None = None,
     per_image: int | None = None,
     max_side: int | None = None,
+    variants: int | None = None,
+    families: str | None = None,
 ):
-    """A SynthesisConfig from CLI flags, or None when no flag was given (the split's own config is kept).
+    """A SynthesisConfig from CLI flags over the split's defaults, or None when no flag was given
+    (a split already built keeps its own config).
 
-    Categories are comma-separated; max_side 0 keeps full size.
+    Categories are comma-separated; max_side 0 keeps full size; families names a family set.
     """
-    from shared.pairs import SynthesisConfig
+    import dataclasses
 
-    if seed is None and categories is None and per_image is None and max_side is None:
+    from shared.degrade import DegradationModel
+    from shared.pairs import default_synthesis
+
+    flags = (seed, categories, per_image, max_side, variants, families)
+    if all(flag is None for flag in flags):
         return None
-    kwargs = {"seed": split_default_seed if seed is None else seed, "per_image": per_image}
+    changes: dict = {"per_image": per_image}
+    if seed is not None:
+        changes["seed"] = seed
     if max_side is not None:
-        kwargs["max_side"] = max_side or None
+        changes["max_side"] = max_side or None
     if categories:
-        kwargs["categories"] = tuple(c.strip() for c in categories.split(",") if c.strip())
-    return SynthesisConfig(**kwargs)
+        changes["categories"] = tuple(c.strip() for c in categories.split(",") if c.strip())
+    if variants is not None:
+        changes["variants"] = variants
+    if families is not None:
+        changes["model"] = DegradationModel.from_family_set(families)
+    return dataclasses.replace(default_synthesis(split), **changes)
 
 
 def build_split_pairs(split_name: str, data_root: str | None, cache_dir: str, **synthesis):
@@ -84,7 +97,7 @@ def build_split_pairs(split_name: str, data_root: str | None, cache_dir: str, **
     from shared.splits import resolve_split
 
     split = resolve_split(split_name, data_root)
-    config = synthesis_config(split.default_seed, **synthesis)
+    config = synthesis_config(split, **synthesis)
     with progress_bar(f"pairs {split.name}") as on_progress:
         report = build_pairs(split, cache_dir, config, on_progress)
     what = f"{report.built} photos synthesized now" if report.built or not report.rows else "already built, nothing to do"

@@ -34,7 +34,7 @@ def config_from_dict(cls: type[T], data: dict[str, Any], source: str = "config")
         kwargs[name] = _coerce(hints[name], value, f"{source}: {name}")
     try:
         return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ConfigError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
 
 

@@ -1,6 +1,10 @@
 """Degraded/clean pairs of a split, written once under cache/<split>/pairs/ with a JSONL manifest.
 
 Stage one and stage two both read pixels from here, so they see the very same degradations.
+A split holds `variants` independent composites per (photo, category), each reproducible from
+(seed, photo, category, variant) alone (`resynthesize`); its manifest row names the generator
+families and their parameters. Pixels are stored rather than re-synthesized while training: a
+composite costs 10-90 ms of CPU per 512 px photo, a stored one a PNG decode once (BENCHMARKS.md).
 A build appends each finished photo's rows to manifest.partial.jsonl, so an interrupted build
 resumes where it stopped; the final manifest.jsonl is written atomically at the end.
 """
@@ -15,10 +19,11 @@ from pathlib import Path
 import numpy as np
 from skimage.transform import resize
 
-from shared.config import config_from_dict, load_config, save_config
+from shared.cache import cache_key
+from shared.config import load_config, save_config
 from shared.degrade import CDD11_CATEGORIES, CLEAR, DegradationModel, components_of
 from shared.degrade.composite import stable_id_hash
-from shared.errors import ImageReadError, SplitError
+from shared.errors import ConfigError, ImageReadError, SplitError
 from shared.fileio import atomic_write_text
 from shared.image_io import fit_max_side, save_image
 from shared.splits import CleanPhoto, Split
@@ -36,7 +41,9 @@ class SynthesisConfig:
     seed: int = 0
     categories: tuple[str, ...] = CDD11_CATEGORIES
     per_image: int | None = None
-    """Categories drawn per photo (seeded); None makes every category of every photo."""
+    """Categories drawn per photo and variant (seeded); None makes every category."""
+    variants: int = 1
+    """Independent composites per (photo, category); "clear" is made once."""
     max_side: int | None = 512
     """Photos larger than this are downscaled (anti-aliased) first; None keeps full size."""
     model: DegradationModel = field(default_factory=DegradationModel)
@@ -44,6 +51,8 @@ class SynthesisConfig:
     def __post_init__(self) -> None:
         for category in self.categories:
             components_of(category)
+        if self.variants < 1:
+            raise ConfigError(f"variants must be at least 1, got {self.variants}")
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,12 @@ class PairRow:
     clean: Path | None
     source: str
     params: dict = field(default_factory=dict)
+    variant: int = 0
+
+    @property
+    def key(self) -> str:
+        """This row's id in an embedding cache."""
+        return cache_key(self.image_id, self.category, self.variant)
 
     def to_json(self, base: Path) -> str:
         def rel(path: Path | None) -> str | None:
@@ -64,7 +79,7 @@ class PairRow:
             return str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
 
         row = {"image_id": self.image_id, "category": self.category, "degraded": rel(self.degraded),
-               "clean": rel(self.clean), "source": self.source, "params": self.params}  # fmt: skip
+               "clean": rel(self.clean), "source": self.source, "params": self.params, "variant": self.variant}  # fmt: skip
         return json.dumps(row, sort_keys=True)
 
     @classmethod
@@ -80,6 +95,7 @@ class PairRow:
             clean=base / row["clean"] if row["clean"] else None,
             source=row["source"],
             params=row.get("params", {}),
+            variant=row.get("variant", 0),
         )
 
 
@@ -92,6 +108,11 @@ class PairsReport:
     built: int
     reused: int
     failures: list[dict]
+
+
+def default_synthesis(split: Split) -> SynthesisConfig:
+    """A new split's synthesis: its own seed, its own family set (training families unless held out)."""
+    return SynthesisConfig(seed=split.default_seed, model=DegradationModel.from_family_set(split.family_set))
 
 
 def pairs_dir(cache_root: str | Path, split: Split) -> Path:
@@ -120,45 +141,73 @@ def _read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
+def _saved_config(directory: Path) -> SynthesisConfig:
+    try:
+        return load_config(SynthesisConfig, directory / SPLIT_CONFIG)
+    except ConfigError as exc:
+        raise SplitError(f"{directory} was built by another version of the synthesizer ({exc}); "
+                         "delete that folder to rebuild, or use another --cache-dir") from None  # fmt: skip
+
+
 def _check_config(directory: Path, config: SynthesisConfig) -> None:
-    saved = directory / SPLIT_CONFIG
-    if not saved.is_file():
+    if not (directory / SPLIT_CONFIG).is_file():
         return
-    existing = config_from_dict(SynthesisConfig, json.loads(saved.read_text()), str(saved))
+    existing = _saved_config(directory)
     if existing != config:
         raise SplitError(
             f"{directory} was built with another synthesis config (seed {existing.seed}, "
-            f"{len(existing.categories)} categories); delete that folder to rebuild, or use another --cache-dir"
+            f"{len(existing.categories)} categories, {existing.variants} variants); "
+            "delete that folder to rebuild, or use another --cache-dir"
         )
 
 
-def _categories_for(photo: CleanPhoto, config: SynthesisConfig) -> tuple[str, ...]:
+def _categories_for(image_id: str, config: SynthesisConfig, variant: int) -> tuple[str, ...]:
     if config.per_image is None or config.per_image >= len(config.categories):
         return config.categories
-    rng = np.random.default_rng([config.seed, stable_id_hash(photo.image_id), 999])
+    rng = np.random.default_rng([config.seed, stable_id_hash(image_id), 999] + ([variant] if variant else []))
     chosen = rng.choice(len(config.categories), size=config.per_image, replace=False)
     return tuple(config.categories[i] for i in sorted(chosen))
 
 
-def _synthesize_photo(photo: CleanPhoto, directory: Path, config: SynthesisConfig) -> list[PairRow]:
-    clean = fit_max_side(photo.load(), config.max_side)
+def _prepare(photo: CleanPhoto, max_side: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The clean photo as it is stored (downscaled, quantised to 8 bits) and its depth map, if any."""
+    clean = fit_max_side(photo.load(), max_side)
     depth = photo.depth()
     if depth is not None:
-        depth = fit_max_side(depth[..., None], config.max_side)[..., 0]
+        depth = fit_max_side(depth[..., None], max_side)[..., 0]
         if depth.shape != clean.shape[:2]:
             depth = resize(depth, clean.shape[:2], preserve_range=True).astype(np.float32)
     # Quantise once, and degrade the quantised clean, so the pair on disk is exactly what we describe.
+    return np.round(np.clip(clean, 0, 1) * 255) / 255, depth
+
+
+def _degraded_name(image_id: str, variant: int) -> str:
+    return f"{image_id}.png" if variant == 0 else f"{image_id}.v{variant}.png"
+
+
+def _synthesize_photo(photo: CleanPhoto, directory: Path, config: SynthesisConfig) -> list[PairRow]:
+    clean, depth = _prepare(photo, config.max_side)
     clean_path = save_image(directory / "clean" / f"{photo.image_id}.png", clean)
-    clean = np.round(np.clip(clean, 0, 1) * 255) / 255
     rows = []
-    for category in _categories_for(photo, config):
-        degraded_path = clean_path
-        params: dict = {}
-        if category != CLEAR:
-            degraded, params = config.model.degrade(clean, category, photo.image_id, config.seed, depth)
-            degraded_path = save_image(directory / "degraded" / category / f"{photo.image_id}.png", degraded)
-        rows.append(PairRow(photo.image_id, category, degraded_path, clean_path, photo.source, params))
+    for variant in range(config.variants):
+        for category in _categories_for(photo.image_id, config, variant):
+            if category == CLEAR:
+                if variant == 0:
+                    rows.append(PairRow(photo.image_id, category, clean_path, clean_path, photo.source))
+                continue
+            degraded, params = config.model.degrade(clean, category, photo.image_id, config.seed, depth, variant)
+            degraded_path = save_image(directory / "degraded" / category / _degraded_name(photo.image_id, variant), degraded)
+            rows.append(PairRow(photo.image_id, category, degraded_path, clean_path, photo.source, params, variant))
     return rows
+
+
+def resynthesize(row: PairRow, config: SynthesisConfig, photo: CleanPhoto) -> np.ndarray:
+    """The degraded image of a manifest row made again from its clean photo: equal to the stored PNG."""
+    clean, depth = _prepare(photo, config.max_side)
+    if row.category == CLEAR:
+        return clean.astype(np.float32)
+    degraded, _ = config.model.degrade(clean, row.category, row.image_id, config.seed, depth, row.variant)
+    return np.round(np.clip(degraded, 0, 1) * 255).astype(np.float32) / 255
 
 
 def build_pairs(
@@ -170,12 +219,12 @@ def build_pairs(
     """Write (once) the pairs of `split` under cache_root; bad photos are listed in failures and skipped.
 
     Without a `config`, a split already (partly) built keeps the config it was built with, and a
-    new one gets the defaults with the split's own seed.
+    new one gets the defaults with the split's own seed and family set.
     """
     directory = pairs_dir(cache_root, split)
     if config is None:
         saved = directory / SPLIT_CONFIG
-        config = load_config(SynthesisConfig, saved) if saved.is_file() else SynthesisConfig(seed=split.default_seed)
+        config = _saved_config(directory) if saved.is_file() else default_synthesis(split)
     _check_config(directory, config)
     if (directory / MANIFEST).is_file():
         return PairsReport(directory, read_pairs(directory), 0, 0, _read_jsonl(directory / FAILURES))
@@ -205,7 +254,7 @@ def build_pairs(
                         built += 1
                 if on_progress:
                     on_progress(index + 1, len(photos))
-    rows.sort(key=lambda r: (r.image_id, r.category))
+    rows.sort(key=lambda r: (r.image_id, r.variant, r.category))
     atomic_write_text(directory / FAILURES, "".join(json.dumps(f) + "\n" for f in failures))
     atomic_write_text(directory / MANIFEST, "".join(row.to_json(directory) + "\n" for row in rows))
     (directory / PARTIAL).unlink(missing_ok=True)

@@ -3,12 +3,16 @@
 - lsdir-train, lsdir-val: clean LSDIR photos in the official layout, degraded by shared.degrade.
 - cdd11, cdd11-train: the official CDD-11 test / train folders (already paired).
 - demo: photos inside scikit-image's wheel; motorcycle brings a real disparity map for haze.
-- folder:PATH: a folder of clean photos, or of CDD-11-style category folders.
+- folder:PATH: a folder of clean photos, or of CDD-11-style category folders; folder:A,B,C joins
+  several folders of clean photos (ids keep the folder's name: "urban100-img_001").
+- heldout:PATH: the clean photos of PATH degraded only with the generator families training
+  never uses (shared.degrade.families.HELD_OUT): leave-one-family-out validation.
 - paired:PATH: PATH/input/ and PATH/target/, real or foreign pairs (LOL, PolyU, ...); the category is the folder's name.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable
@@ -53,6 +57,8 @@ class Split:
     default_seed: int
     clean_photos: Callable[[], list[CleanPhoto]] | None = None
     ready_pairs: Callable[[], list[ReadyPair]] | None = None
+    family_set: str = "train"
+    """Which generator families (shared.degrade.families.FAMILY_SETS) synthesize its composites."""
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -135,17 +141,44 @@ def _cdd11_folder(name: str, data_root: str | Path | None) -> Path:
     return folder
 
 
-def _folder(path: str) -> Split:
+def _clean_folder(path: str, prefix: str) -> Path:
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise SplitError(
-            f"folder:{path}: {folder} is not a folder; give a folder of clean photos or of CDD-11 category folders "
+            f"{prefix}:{path}: {folder} is not a folder; give a folder of clean photos or of CDD-11 category folders "
             "(clear/, low/, haze/, ...), or try --split demo"
         )
-    slug = "folder-" + re.sub(r"[^A-Za-z0-9._-]+", "-", folder.resolve().name)
-    if (folder / CLEAR).is_dir():
-        return Split(f"folder:{path}", slug, 0, ready_pairs=lambda: _cdd11_pairs(folder))
-    return Split(f"folder:{path}", slug, 0, clean_photos=lambda: _photos_in(folder))
+    return folder
+
+
+def _slug(prefix: str, folders: list[Path]) -> str:
+    names = "+".join(f.resolve().name for f in folders)
+    if len(names) > 60:
+        names = f"{folders[0].resolve().name}+{len(folders) - 1}-more-{hashlib.sha256(names.encode()).hexdigest()[:8]}"
+    return prefix + "-" + re.sub(r"[^A-Za-z0-9._+-]+", "-", names)
+
+
+def _folders(path: str) -> Split:
+    folders = [_clean_folder(p, "folder") for p in path.split(",") if p]
+    if len(folders) == 1 and (folders[0] / CLEAR).is_dir():
+        return Split(f"folder:{path}", _slug("folder", folders), 0, ready_pairs=lambda: _cdd11_pairs(folders[0]))
+    if len(folders) == 1:
+        return Split(f"folder:{path}", _slug("folder", folders), 0, clean_photos=lambda: _photos_in(folders[0]))
+
+    def photos() -> list[CleanPhoto]:
+        names = [folder.resolve().name for folder in folders]
+        twins = sorted({name for name in names if names.count(name) > 1})
+        if twins:
+            raise SplitError(f"folder:{path}: two folders named {', '.join(twins)}; their photo ids would collide, rename one")
+        return [CleanPhoto(f"{folder.resolve().name}-{photo.image_id}", photo.source, photo.load, photo.depth)
+                for folder in folders for photo in _photos_in(folder)]  # fmt: skip
+
+    return Split(f"folder:{path}", _slug("folders", folders), 0, clean_photos=photos)
+
+
+def _heldout(path: str) -> Split:
+    folder = _clean_folder(path, "heldout")
+    return Split(f"heldout:{path}", _slug("heldout", [folder]), 3, clean_photos=lambda: _photos_in(folder), family_set="heldout")
 
 
 def _match_target(degraded: Path, targets: dict[str, Path]) -> Path | None:
@@ -172,7 +205,7 @@ def _paired(path: str) -> Split:
     return Split(f"paired:{path}", slug, 0, ready_pairs=pairs)
 
 
-SPLIT_NAMES = ("lsdir-train", "lsdir-val", "cdd11", "cdd11-train", "demo", "folder:PATH", "paired:PATH")
+SPLIT_NAMES = ("lsdir-train", "lsdir-val", "cdd11", "cdd11-train", "demo", "folder:PATH[,PATH...]", "heldout:PATH", "paired:PATH")
 
 
 def resolve_split(name: str, data_root: str | Path | None = None) -> Split:
@@ -182,7 +215,9 @@ def resolve_split(name: str, data_root: str | Path | None = None) -> Split:
     composites are never the training ones.
     """
     if name.startswith("folder:"):
-        return _folder(name.removeprefix("folder:"))
+        return _folders(name.removeprefix("folder:"))
+    if name.startswith("heldout:"):
+        return _heldout(name.removeprefix("heldout:"))
     if name.startswith("paired:"):
         return _paired(name.removeprefix("paired:"))
     if name in ("lsdir-train", "lsdir-val"):

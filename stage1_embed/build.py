@@ -20,7 +20,6 @@ from shared.cache import (
     CacheError,
     EmbeddingRecord,
     Fingerprint,
-    cache_key,
     check_shard,
     photo_image_id,
     plan_shards,
@@ -72,7 +71,7 @@ def embed_rows(
                 images.append(load_image(row.degraded).rgb)
                 batch.append(row)
             except ImageReadError as exc:
-                failures.append({"id": cache_key(row.image_id, row.category), "error": str(exc)})
+                failures.append({"id": row.key, "error": str(exc)})
         if not batch:
             continue
         assessment = prompter.assess(images)
@@ -84,7 +83,7 @@ def embed_rows(
         embeddings = embedder.embed(images, prompts, assessment.features)  # the assessor ran once, above
         for i, row in enumerate(batch):
             manifest_row = {**asdict(row), "degraded": str(row.degraded), "clean": str(row.clean) if row.clean else None}
-            records.append(EmbeddingRecord(cache_key(row.image_id, row.category), embeddings[i], prompts[i],
+            records.append(EmbeddingRecord(row.key, embeddings[i], prompts[i],
                                            presence[i].astype(np.uint8), severity[i], manifest_row))  # fmt: skip
     return records, failures
 

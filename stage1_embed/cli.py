@@ -11,7 +11,7 @@ from shared.cli import build_split_pairs, console, error_console, progress_bar, 
 
 app = typer.Typer(help="Stage one: degraded/clean pairs and their embeddings.", no_args_is_help=True, add_completion=False)
 
-SPLIT_HELP = "lsdir-train, lsdir-val, cdd11, cdd11-train, demo or folder:PATH"
+SPLIT_HELP = "lsdir-train, lsdir-val, cdd11, cdd11-train, demo, folder:PATH[,PATH...], heldout:PATH or paired:PATH"
 
 
 @app.command()
@@ -23,9 +23,12 @@ def pairs(
     categories: str = typer.Option(None, "--categories", help="Comma-separated, e.g. low,haze,low_haze_rain,noise"),
     per_image: int = typer.Option(None, "--per-image", help="Categories drawn per photo (default: all)"),
     max_side: int = typer.Option(None, "--max-side", help="Downscale larger photos (default 512); 0 keeps full size"),
+    variants: int = typer.Option(None, "--variants", min=1, help="Independent composites per (photo, category) (default 1)"),
+    families: str = typer.Option(None, "--families", help="Generator families: train (default), heldout, all or classic"),
 ) -> None:
     """Synthesize a split's degraded/clean pairs once, under CACHE_DIR/<split>/pairs/."""
-    build_split_pairs(split, data_root, cache_dir, seed=seed, categories=categories, per_image=per_image, max_side=max_side)
+    build_split_pairs(split, data_root, cache_dir, seed=seed, categories=categories, per_image=per_image, max_side=max_side,
+                      variants=variants, families=families)  # fmt: skip
 
 
 @app.command()

@@ -1,13 +1,12 @@
 """What the pseudo-prompt generator predicts, and the deterministic template that words it.
 
-Six labels, each with presence and a severity in [0, 1]. Ground-truth severities come from the
-synthesis parameters recorded in the pairs manifest, normalised by the default ranges of
-shared.degrade, so that "heavy rain" means the top third of what the synthesizer draws.
+Six labels, each with presence and a severity in [0, 1]. Ground-truth severities are recorded by
+each generator family in the pairs manifest (normalised over that family's own ranges), so that
+"heavy rain" means the top third of what the synthesizers draw.
 """
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
@@ -40,27 +39,11 @@ PROMPT_TEMPLATE = (
 """The template's full description: it is part of every cache fingerprint."""
 
 
-def _clip01(value: float) -> float:
-    return float(min(1.0, max(0.0, value)))
-
-
 def severity_of(component: str, params: dict) -> float:
-    """Severity in [0,1] of one synthesized component from its recorded parameters."""
-    if component == "low":
-        return _clip01(0.5 * (params["gamma"] - 2.0) + 0.5 * (1.0 - params["exposure"]) / 0.4)
-    if component == "haze":
-        return _clip01(params["beta"] - 1.0)
-    if component == "rain":
-        return _clip01(sum(layer["density"] * layer["brightness"] for layer in params["layers"]) / 0.004)
-    if component == "snow":
-        coverage = sum(layer["density"] * 2 * math.pi * layer["flake_sigma"] ** 2 * layer["opacity"] for layer in params["layers"])
-        return _clip01(coverage / 0.1)
-    if component == "noise":
-        sigma = params["sigma"] if params["kind"] == "gaussian" else math.sqrt(0.5 / params["photons"])
-        return _clip01((sigma - 0.02) / 0.1)
-    if component == "blur":
-        return _clip01((params["radius"] - 1.5) / 3.5 if params["kind"] == "defocus" else (params["length"] - 7.0) / 14.0)
-    raise ValueError(f"no severity for component {component!r}")
+    """Severity in [0,1] of one synthesized component: its generator family records it (shared.degrade)."""
+    if "severity" not in params:
+        raise ValueError(f"{component} parameters carry no severity; rebuild the pairs with this version of shared.degrade")
+    return float(min(1.0, max(0.0, params["severity"])))
 
 
 def targets_of(category: str, params: dict) -> tuple[np.ndarray, np.ndarray]:

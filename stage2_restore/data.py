@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from shared.cache import LABEL_NAMES, EmbeddingCache, EmbeddingRecord, cache_key
+from shared.cache import LABEL_NAMES, EmbeddingCache, EmbeddingRecord
 from shared.degrade import CLEAR, category_name
 from shared.image_io import load_image
 from shared.pairs import PairRow
@@ -66,9 +66,9 @@ class TrainingPairs:
     """The rows of a split that have a cached vector, with same-scene negatives for each."""
 
     def __init__(self, rows: Sequence[PairRow], cache: EmbeddingCache, classes: Sequence[str], negatives: int = 2):
-        self.rows = [r for r in rows if cache_key(r.image_id, r.category) in cache and r.clean is not None]
+        self.rows = [r for r in rows if r.key in cache and r.clean is not None]
         self.missing = len(rows) - len(self.rows)
-        self.inputs = [descriptor_inputs(cache[cache_key(r.image_id, r.category)], classes) for r in self.rows]
+        self.inputs = [descriptor_inputs(cache[r.key], classes) for r in self.rows]
         self.negatives = negatives
         by_scene = defaultdict(list)
         for row in self.rows:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.cache import CacheError, EmbeddingCache, cache_key
+from shared.cache import CacheError, EmbeddingCache
 from shared.degrade import CDD11_CATEGORIES
 from shared.errors import ImageReadError, RestoreError
 from shared.fileio import atomic_path
@@ -80,7 +80,7 @@ def checkpoint_model(checkpoint: str | Path, split_cache: Path, tile: int = 512,
     classes = restorer.config.static_classes
 
     def run(degraded: np.ndarray, row: PairRow) -> np.ndarray:
-        record = cache[cache_key(row.image_id, row.category)]
+        record = cache[row.key]
         return restore_image(restorer, degraded, descriptor_inputs(record, classes), tile, overlap)
 
     return name, run

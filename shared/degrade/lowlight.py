@@ -1,10 +1,15 @@
-"""Low light: a Retinex illumination map darkened by a gamma and a global scale, plus sensor noise.
+"""Low light, three independent families.
 
-OneRestore (CDD-11) estimates an illumination map L with LIME, smooths it with a guided filter
-and outputs (I / L) * L**gamma, gamma ~ U(2, 3), plus Gaussian noise. We estimate L the way LIME
-initialises it (max over RGB), guided-filter it, and add a global exposure scale so that bright
-skies darken too; the noise is physical (Poisson shot noise at a photon count plus Gaussian read
-noise) instead of a fixed sigma, because real night shots are shot-noise limited.
+- `lime` (OneRestore's CDD-11 model): estimate an illumination map L (LIME's max-over-RGB
+  initialisation, guided-filtered), output I * L**(gamma-1) * exposure, so dark regions darken
+  most; then Poisson shot + Gaussian read noise in sRGB.
+- `curve`: a global gamma and exposure curve with mild Gaussian noise, the textbook synthetic
+  low light (LOL's synthetic half, many Retinex papers).
+- `camera`: the scene is photographed again with far less light (Brooks et al. 2019 pipeline,
+  shared.degrade.camera): exposure cut in linear raw, shot and read noise at high ISO, bilinear
+  demosaic, a wrong white balance (colour cast), partial digital gain, tone curve, and JPEG.
+  Noise here is signal-dependent, correlated and coloured, as in real night shots (LOL).
+Each records a `severity` in [0, 1]: how dark the result is, normalised over its own ranges.
 """
 
 from __future__ import annotations
@@ -13,11 +18,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shared.degrade.camera import BLUE_GAIN, RED_GAIN, capture, jpeg_round_trip, sample_sensor_noise
 from shared.degrade.kernels import guided_filter
 
 
+def _clip01(value: float) -> float:
+    return float(min(1.0, max(0.0, value)))
+
+
 @dataclass(frozen=True)
-class LowLightSynthesizer:
+class LimeLowLight:
     """Darken `I` to `I * L**(gamma-1) * exposure`, then add shot and read noise."""
 
     gamma: tuple[float, float] = (2.0, 3.0)
@@ -32,6 +42,7 @@ class LowLightSynthesizer:
             "photons_at_white": float(rng.uniform(*self.photons_at_white)),
             "read_noise": float(rng.uniform(*self.read_noise)),
         }
+        params["severity"] = _clip01(0.5 * (params["gamma"] - 2.0) + 0.5 * (1.0 - params["exposure"]) / 0.4)
         gray = image.mean(axis=2)
         radius = max(1, min(image.shape[:2]) // 64)
         illumination = np.clip(guided_filter(gray, image.max(axis=2), radius, eps=0.01), 0.02, 1.0)
@@ -40,3 +51,68 @@ class LowLightSynthesizer:
         noisy = rng.poisson(np.clip(dark, 0, 1) * photons) / photons
         noisy = noisy + rng.normal(0.0, params["read_noise"], size=image.shape)
         return np.clip(noisy, 0.0, 1.0).astype(np.float32), params
+
+
+@dataclass(frozen=True)
+class CurveLowLight:
+    """A global curve `exposure * I**gamma` (whole frame alike), plus faint Gaussian noise."""
+
+    gamma: tuple[float, float] = (1.4, 2.6)
+    exposure: tuple[float, float] = (0.15, 0.55)
+    noise_sigma: tuple[float, float] = (0.0, 0.015)
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        params = {
+            "gamma": float(rng.uniform(*self.gamma)),
+            "exposure": float(rng.uniform(*self.exposure)),
+            "noise_sigma": float(rng.uniform(*self.noise_sigma)),
+        }
+        params["severity"] = _clip01(0.5 * (params["gamma"] - 1.4) / 1.2 + 0.5 * (0.55 - params["exposure"]) / 0.4)
+        dark = params["exposure"] * np.clip(image, 0, 1) ** params["gamma"]
+        noisy = dark + rng.normal(0.0, params["noise_sigma"], size=image.shape)
+        return np.clip(noisy, 0.0, 1.0).astype(np.float32), params
+
+
+@dataclass(frozen=True)
+class CameraLowLight:
+    """Re-photograph the scene with `exposure` of the light, at high ISO, through a camera's ISP."""
+
+    brightness: tuple[float, float] = (0.03, 0.3)
+    """Linear light left in the output (log-uniform): the sensor's exposure times the ISP's digital gain."""
+    digital_gain: tuple[float, float] = (1.0, 4.0)
+    shot_noise: tuple[float, float] = (0.001, 0.012)
+    white_balance_error: tuple[float, float] = (0.8, 1.25)
+    jpeg_probability: float = 0.7
+    jpeg_quality: tuple[int, int] = (70, 95)
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        shot, read = sample_sensor_noise(rng, self.shot_noise)
+        params = {
+            "brightness": float(np.exp(rng.uniform(np.log(self.brightness[0]), np.log(self.brightness[1])))),
+            "digital_gain": float(rng.uniform(*self.digital_gain)),
+            "shot_noise": shot,
+            "read_noise": read,
+            "red_gain": float(rng.uniform(*RED_GAIN)),
+            "blue_gain": float(rng.uniform(*BLUE_GAIN)),
+            "white_balance_error": [float(rng.uniform(*self.white_balance_error)) for _ in range(2)],
+            "jpeg_quality": int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1))
+            if rng.random() < self.jpeg_probability
+            else None,
+        }
+        # A darker sensor exposure pushed up by a larger gain is noisier at the same brightness.
+        params["exposure"] = params["brightness"] / params["digital_gain"]
+        params["severity"] = _clip01(np.log(self.brightness[1] / params["brightness"]) / np.log(self.brightness[1] / self.brightness[0]))
+        dark = capture(
+            image,
+            rng,
+            exposure=params["exposure"],
+            shot_noise=shot,
+            read_noise=read,
+            red_gain=params["red_gain"],
+            blue_gain=params["blue_gain"],
+            white_balance_error=tuple(params["white_balance_error"]),
+            digital_gain=params["digital_gain"],
+        )
+        if params["jpeg_quality"] is not None:
+            dark = jpeg_round_trip(dark, params["jpeg_quality"])
+        return np.clip(dark, 0.0, 1.0).astype(np.float32), params

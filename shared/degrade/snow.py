@@ -1,8 +1,12 @@
-"""Snow as multi-layer flakes over the image: I' = I*(1-m) + 1*m (OneRestore's snow model).
+"""Snow, three independent families, composited as I' = I*(1-m) + w*m (OneRestore's snow model).
 
-Three depth layers (small and dense far away, large and sparse close by), each a scatter of
-soft discs smeared by a short motion blur in the falling direction. Sizes are given for a
-512 px short side and scale with the image.
+Sizes are for a 512 px short side and scale with the image.
+- `flakes` (CDD-11-like): three depth layers of soft discs (small and dense far away, large and
+  sparse close by), each smeared by a short motion blur in the falling direction.
+- `streaks`: falling snow caught by a longer exposure: flakes drawn out into faint streaks.
+- `dense`: a blizzard: many fine flakes in front of a white veil that lifts the blacks and
+  washes out contrast (snow in the air too thick to resolve).
+Each records a `severity` in [0, 1]: the fraction of the frame the snow hides.
 """
 
 from __future__ import annotations
@@ -15,8 +19,24 @@ from scipy import ndimage
 from shared.degrade.kernels import convolve, line_kernel
 
 
+def flake_layer(
+    shape: tuple[int, int], rng: np.random.Generator, *, sigma: float, density: float, motion_length: float, angle_deg: float
+) -> np.ndarray:
+    """A HxW mask in [0,1] of Gaussian flakes of peak 1, smeared along `angle_deg` by `motion_length` px."""
+    seeds = (rng.random(shape) < density).astype(np.float32)
+    # A Gaussian of peak 1 per flake: multiply by its normalisation 2*pi*sigma^2.
+    flakes = ndimage.gaussian_filter(seeds, sigma) * (2 * np.pi * sigma**2)
+    flakes = convolve(flakes, line_kernel(max(1.0, motion_length), angle_deg))
+    flakes /= max(1.0, motion_length) ** 0.5
+    return np.clip(flakes, 0.0, 1.0).astype(np.float32)
+
+
+def _over(mask: np.ndarray, layer: np.ndarray) -> np.ndarray:
+    return 1.0 - (1.0 - mask) * (1.0 - layer)
+
+
 @dataclass(frozen=True)
-class SnowSynthesizer:
+class FlakeSnow:
     """Composite white flakes of several sizes, with motion blur and per-layer opacity."""
 
     flake_sigma: tuple[tuple[float, float], ...] = ((0.5, 1.0), (1.2, 2.2), (2.5, 4.5))
@@ -38,14 +58,82 @@ class SnowSynthesizer:
                 "motion_length": float(rng.uniform(*self.motion_length)),
                 "opacity": float(rng.uniform(*self.opacity)),
             }
-            sigma = max(0.3, layer["flake_sigma"] * scale)
-            seeds = (rng.random((height, width)) < layer["density"]).astype(np.float32)
-            # A Gaussian of peak 1 per flake: multiply by its normalisation 2*pi*sigma^2.
-            flakes = ndimage.gaussian_filter(seeds, sigma) * (2 * np.pi * sigma**2)
-            flakes = convolve(flakes, line_kernel(max(1.0, layer["motion_length"] * scale), angle))
-            flakes /= max(1.0, layer["motion_length"] * scale) ** 0.5
-            layer_mask = np.clip(flakes, 0.0, 1.0) * layer["opacity"]
-            mask = 1.0 - (1.0 - mask) * (1.0 - layer_mask)
+            flakes = flake_layer((height, width), rng, sigma=max(0.3, layer["flake_sigma"] * scale), density=layer["density"],
+                                 motion_length=layer["motion_length"] * scale, angle_deg=angle)  # fmt: skip
+            mask = _over(mask, flakes * layer["opacity"])
             layers.append(layer)
+        coverage = sum(layer["density"] * 2 * np.pi * layer["flake_sigma"] ** 2 * layer["opacity"] for layer in layers)
         snowy = image * (1.0 - mask[..., None]) + mask[..., None]
-        return np.clip(snowy, 0.0, 1.0).astype(np.float32), {"angle_deg": angle, "layers": layers}
+        params = {"angle_deg": angle, "layers": layers, "severity": float(min(1.0, coverage / 0.1))}
+        return np.clip(snowy, 0.0, 1.0).astype(np.float32), params
+
+
+@dataclass(frozen=True)
+class StreakSnow:
+    """Falling snow at a slow shutter: 2-3 layers of flakes drawn into faint streaks."""
+
+    layers: tuple[int, int] = (2, 3)
+    flake_sigma: tuple[float, float] = (0.6, 2.0)
+    density: tuple[float, float] = (0.0003, 0.002)
+    motion_length: tuple[float, float] = (10.0, 30.0)
+    angle_deg: tuple[float, float] = (-40.0, 40.0)
+    opacity: tuple[float, float] = (0.4, 0.9)
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        height, width = image.shape[:2]
+        scale = min(height, width) / 512
+        angle = float(rng.uniform(*self.angle_deg))
+        mask = np.zeros((height, width), np.float32)
+        layers = []
+        for _ in range(int(rng.integers(self.layers[0], self.layers[1] + 1))):
+            layer = {
+                "flake_sigma": float(rng.uniform(*self.flake_sigma)),
+                "density": float(rng.uniform(*self.density)),
+                "motion_length": float(rng.uniform(*self.motion_length)),
+                "angle_deg": angle + float(rng.normal(0.0, 5.0)),
+                "opacity": float(rng.uniform(*self.opacity)),
+            }
+            # A streak's brightness is its flake's spread over the streak: normalise by length, not its root.
+            streaks = flake_layer((height, width), rng, sigma=max(0.3, layer["flake_sigma"] * scale), density=layer["density"],
+                                  motion_length=layer["motion_length"] * scale, angle_deg=layer["angle_deg"])  # fmt: skip
+            mask = _over(mask, np.clip(streaks * 1.3, 0.0, 1.0) * layer["opacity"])
+            layers.append(layer)
+        params = {"angle_deg": angle, "layers": layers, "severity": float(min(1.0, mask.mean() / 0.12))}
+        snowy = image * (1.0 - mask[..., None]) + mask[..., None]
+        return np.clip(snowy, 0.0, 1.0).astype(np.float32), params
+
+
+@dataclass(frozen=True)
+class DenseSnow:
+    """A blizzard: dense fine flakes over a white veil."""
+
+    flake_sigma: tuple[tuple[float, float], ...] = ((0.4, 0.9), (0.9, 1.6), (1.6, 3.0))
+    density: tuple[tuple[float, float], ...] = ((0.006, 0.02), (0.001, 0.005), (0.0002, 0.0008))
+    motion_length: tuple[float, float] = (2.0, 14.0)
+    angle_deg: tuple[float, float] = (-35.0, 35.0)
+    veil: tuple[float, float] = (0.1, 0.4)
+    veil_level: tuple[float, float] = (0.8, 1.0)
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        height, width = image.shape[:2]
+        scale = min(height, width) / 512
+        angle = float(rng.uniform(*self.angle_deg))
+        params = {"angle_deg": angle, "veil": float(rng.uniform(*self.veil)), "veil_level": float(rng.uniform(*self.veil_level))}
+        mask = np.zeros((height, width), np.float32)
+        layers = []
+        for sigma_range, density_range in zip(self.flake_sigma, self.density, strict=True):
+            layer = {
+                "flake_sigma": float(rng.uniform(*sigma_range)),
+                "density": float(rng.uniform(*density_range)),
+                "motion_length": float(rng.uniform(*self.motion_length)),
+                "opacity": float(rng.uniform(0.6, 1.0)),
+            }
+            flakes = flake_layer((height, width), rng, sigma=max(0.3, layer["flake_sigma"] * scale), density=layer["density"],
+                                 motion_length=layer["motion_length"] * scale, angle_deg=angle)  # fmt: skip
+            mask = _over(mask, flakes * layer["opacity"])
+            layers.append(layer)
+        params["layers"] = layers
+        params["severity"] = float(min(1.0, mask.mean() / 0.15 + params["veil"]))
+        veiled = image * (1.0 - params["veil"]) + params["veil_level"] * params["veil"]
+        snowy = veiled * (1.0 - mask[..., None]) + mask[..., None]
+        return np.clip(snowy, 0.0, 1.0).astype(np.float32), params

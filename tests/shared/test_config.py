@@ -4,14 +4,13 @@ import pytest
 
 from shared.config import load_config, save_config
 from shared.degrade import DegradationModel
-from shared.degrade.rain import RainSynthesizer
 from shared.errors import ConfigError
 from shared.pairs import SynthesisConfig
 
 
 def test_round_trip_with_nested_dataclasses_and_tuples(tmp_path):
     config = SynthesisConfig(
-        seed=5, categories=("low", "haze_rain"), per_image=1, model=DegradationModel(rain=RainSynthesizer(layers=(2, 2)))
+        seed=5, categories=("low", "haze_rain"), per_image=1, model=DegradationModel(rain=("heavy", "drops"), shuffle_order=False)
     )
     save_config(config, tmp_path / "c.json")
     assert load_config(SynthesisConfig, tmp_path / "c.json") == config
@@ -22,8 +21,11 @@ def test_unknown_keys_are_rejected_with_the_file_and_choices(tmp_path):
     path.write_text(json.dumps({"seed": 1, "sede": 2}))
     with pytest.raises(ConfigError, match=r"c\.json.*unknown key\(s\) sede.*known keys: seed"):
         load_config(SynthesisConfig, path)
-    path.write_text(json.dumps({"model": {"rain": {"wind": 3}}}))
-    with pytest.raises(ConfigError, match="model: rain.*wind"):
+    path.write_text(json.dumps({"model": {"wind": 3}}))
+    with pytest.raises(ConfigError, match="model: unknown key.*wind"):
+        load_config(SynthesisConfig, path)
+    path.write_text(json.dumps({"model": {"rain": ["hail"]}}))
+    with pytest.raises(ConfigError, match=r"c\.json: model: unknown rain family 'hail'; choose one of streaks, heavy, drops, soft"):
         load_config(SynthesisConfig, path)
 
 

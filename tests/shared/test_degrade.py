@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from shared.degrade import CDD11_CATEGORIES, DegradationModel, components_of, depth_from_disparity, monocular_depth_proxy
-from shared.degrade.extras import BlurSynthesizer
+from shared.degrade.blur import DefocusBlur, GaussianBlur, MotionBlur, ShakeBlur
 from shared.errors import ConfigError
 
 MODEL = DegradationModel()
@@ -43,7 +43,7 @@ def test_every_category_is_deterministic_bounded_and_changes_the_image(photo, ca
     assert first.min() >= 0 and first.max() <= 1
     assert np.abs(first - photo).mean() > 1e-3
     assert not np.array_equal(first, other_seed)
-    assert set(params) == set(components_of(category))
+    assert set(params) == set(components_of(category)) | {"order"}
 
 
 def test_a_component_is_the_same_in_every_composite(photo):
@@ -60,16 +60,17 @@ def test_odd_and_tiny_sizes(shape, category):
     assert degraded.shape == image.shape and np.isfinite(degraded).all()
 
 
-def test_low_light_darkens(photo):
-    degraded, params = MODEL.degrade(photo, "low", "a", seed=0)
+@pytest.mark.parametrize("family", ["lime", "curve", "camera"])
+def test_low_light_darkens(photo, family):
+    degraded, params = DegradationModel(low=(family,)).degrade(photo, "low", "a", seed=0)
     assert degraded.mean() < 0.6 * photo.mean()
-    assert 2.0 <= params["low"]["gamma"] <= 3.0
+    assert params["low"]["family"] == family
 
 
 def test_haze_follows_the_scattering_model_with_a_depth_map():
     black = np.zeros((32, 32, 3), np.float32)
     depth = np.tile(np.linspace(0, 1, 32, dtype=np.float32)[:, None], (1, 32))  # top near, bottom far
-    hazy, params = MODEL.degrade(black, "haze", "h", seed=0, depth=depth)
+    hazy, params = DegradationModel.from_family_set("classic").degrade(black, "haze", "h", seed=0, depth=depth)
     airlight = np.asarray(params["haze"]["airlight"])
     assert params["haze"]["depth_source"] == "map"
     # On a black scene I = A(1 - t): brighter with distance, never above the airlight.
@@ -78,20 +79,24 @@ def test_haze_follows_the_scattering_model_with_a_depth_map():
     assert 1.0 <= params["haze"]["beta"] <= 2.0 and ((0.57 <= airlight) & (airlight <= 0.93)).all()
 
 
-def test_rain_and_snow_only_add_light(photo):
-    for category in ("rain", "snow"):
-        degraded, _ = MODEL.degrade(photo, category, "w", seed=3)
-        assert (degraded >= photo - 1e-6).all()
-        assert (degraded > photo + 0.05).mean() > 0.002
+@pytest.mark.parametrize(
+    ("component", "family"), [("rain", "streaks"), ("rain", "heavy"), ("rain", "soft"), ("snow", "flakes"), ("snow", "streaks")]
+)
+def test_rain_and_snow_streaks_only_add_light(component, family):
+    scene = np.random.default_rng(0).uniform(0.1, 0.6, (128, 160, 3)).astype(np.float32)
+    degraded, _ = DegradationModel(**{component: (family,)}).degrade(scene, component, "w", seed=3)
+    assert (degraded >= scene - 1e-6).all()
+    assert (degraded > scene + 0.05).mean() > 0.002
 
 
-def test_blur_keeps_the_mean_and_removes_detail():
+@pytest.mark.parametrize("blur", [DefocusBlur(), GaussianBlur(), MotionBlur(), ShakeBlur()], ids=lambda b: type(b).__name__)
+def test_blur_keeps_the_mean_and_removes_detail(blur):
     rng = np.random.default_rng(0)
     texture = rng.random((64, 64, 3)).astype(np.float32)
-    blurred, params = BlurSynthesizer()(texture, np.random.default_rng(1))
+    blurred, params = blur(texture, np.random.default_rng(1))
     assert abs(blurred.mean() - texture.mean()) < 0.02
-    assert blurred.std() < 0.6 * texture.std()
-    assert params["kind"] in ("motion", "defocus")
+    assert blurred.std() < 0.75 * texture.std()
+    assert 0.0 <= params["severity"] <= 1.0
 
 
 def test_depth_helpers():
@@ -101,3 +106,151 @@ def test_depth_helpers():
     assert np.isfinite(depth).all() and depth.min() >= 0 and depth.max() <= 1
     proxy = monocular_depth_proxy(np.full((20, 10, 3), 0.3, np.float32))
     assert proxy[0].mean() > proxy[-1].mean()  # the top of the frame is farther
+
+
+# --- generator families -------------------------------------------------------------------------
+
+import dataclasses  # noqa: E402
+import hashlib  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from shared.degrade import FAMILIES, FAMILY_SETS, HELD_OUT  # noqa: E402
+from shared.degrade.camera import srgb_to_linear  # noqa: E402
+from shared.degrade.noise import CameraNoise  # noqa: E402
+
+
+def _scene_array() -> np.ndarray:
+    """A 160x192 textured scene: smooth shading, edges and a bright sky band."""
+    yy, xx = np.mgrid[:160, :192] / 192.0
+    texture = 0.08 * np.sign(np.sin(30 * xx) * np.sin(30 * yy))
+    sky = (yy < 0.2) * 0.3
+    return np.clip(np.stack([0.3 + 0.4 * xx + sky, 0.35 + 0.3 * yy + texture + sky, 0.4 + 0.2 * np.sin(6 * xx) + sky], 2), 0, 1).astype(
+        np.float32
+    )
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return _scene_array()
+
+
+def _within(value, bounds) -> bool:
+    low, high = bounds
+    return low - 1e-6 <= value <= high + 1e-6
+
+
+def _check_ranges(family, params: dict) -> None:
+    """Every drawn parameter named like a field lies in that field's (low, high) range."""
+    for field in dataclasses.fields(family):
+        bounds = getattr(family, field.name)
+        if field.name in params and isinstance(bounds, tuple) and len(bounds) == 2 and not isinstance(bounds[0], tuple):
+            drawn = params[field.name]
+            if field.name == "layers":
+                drawn = len(drawn)
+            values = drawn if isinstance(drawn, list) else [drawn]
+            for value in values:
+                if value is not None and field.name not in ("airlight", "exposure"):
+                    assert _within(value, bounds), f"{type(family).__name__}.{field.name}={value} outside {bounds}"
+    for layer in params.get("layers", []):
+        for name, value in layer.items():
+            bounds = getattr(family, name, None)
+            if isinstance(bounds, tuple) and len(bounds) == 2 and not isinstance(bounds[0], tuple) and name != "angle_deg":
+                assert _within(value, bounds), f"{type(family).__name__} layer {name}={value} outside {bounds}"
+
+
+@pytest.mark.parametrize(("component", "name"), [(c, n) for c, names in FAMILIES.items() for n in names])
+def test_every_family_is_deterministic_in_range_and_records_its_severity(scene, component, name):
+    family = FAMILIES[component][name]()
+    kwargs = {"depth": None} if component == "haze" else {}
+    first, params = family(scene, np.random.default_rng(5), **kwargs)
+    again, _ = family(scene, np.random.default_rng(5), **kwargs)
+    np.testing.assert_array_equal(first, again)
+    assert first.shape == scene.shape and first.dtype == np.float32 and 0 <= first.min() and first.max() <= 1
+    assert np.abs(first - scene).mean() > 1e-3
+    assert 0.0 <= params["severity"] <= 1.0
+    _check_ranges(family, params)
+
+
+# Input PSNR bands per single degradation (dB) over several seeds: wide enough for every family,
+# narrow enough to catch a generator that does nothing or wipes the image out.
+PSNR_BANDS = {"low": (4, 20), "haze": (7, 30), "rain": (10, 36), "snow": (9, 38), "blur": (18, 45), "noise": (15, 45), "jpeg": (24, 50)}
+
+
+@pytest.mark.parametrize(("component", "name"), [(c, n) for c, names in FAMILIES.items() for n in names])
+def test_input_psnr_of_each_family_is_in_a_sane_band(scene, component, name):
+    model = DegradationModel(**{component: (name,)})
+    values = []
+    for seed in range(3):
+        degraded, _ = model.degrade(scene, component, f"p{seed}", seed=seed)
+        values.append(10 * np.log10(1 / max(float(np.mean((degraded - scene) ** 2)), 1e-10)))
+    low, high = PSNR_BANDS[component]
+    assert low <= np.mean(values) <= high, f"{component}:{name} mean input PSNR {np.mean(values):.1f} dB outside [{low}, {high}]"
+
+
+def test_variants_differ_and_each_is_reproducible(scene):
+    images = [MODEL.degrade(scene, "low_haze_rain", "v", seed=0, variant=k)[0] for k in range(3)]
+    assert not np.array_equal(images[0], images[1]) and not np.array_equal(images[1], images[2])
+    np.testing.assert_array_equal(images[2], MODEL.degrade(scene, "low_haze_rain", "v", seed=0, variant=2)[0])
+
+
+def test_a_variant_is_the_same_in_another_process(scene):
+    """Seeds are hashed with SHA-256, not Python's salted hash(): a new process makes the same image."""
+    here = hashlib.sha256(MODEL.degrade(scene, "haze_rain_noise_jpeg", "img-9", seed=4, variant=3)[0].tobytes()).hexdigest()
+    code = (
+        "import hashlib; from tests.shared.test_degrade import _scene_array; from shared.degrade import DegradationModel; "
+        "image = DegradationModel().degrade(_scene_array(), 'haze_rain_noise_jpeg', 'img-9', seed=4, variant=3)[0]; "
+        "print(hashlib.sha256(image.tobytes()).hexdigest())"
+    )
+    root = str(Path(__file__).resolve().parents[2])
+    env = {"PYTHONHASHSEED": "123", "PYTHONPATH": root, "OMP_NUM_THREADS": "1"}
+    there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=root)
+    assert there.stdout.strip() == here
+
+
+def test_the_manifest_records_family_and_order_and_the_camera_comes_last(scene):
+    model = DegradationModel.from_family_set("all")
+    for variant in range(12):
+        _, params = model.degrade(scene, "low_haze_rain_snow_blur_noise_jpeg", "o", seed=1, variant=variant)
+        order = params["order"]
+        assert sorted(order) == sorted(components_of("low_haze_rain_snow_blur_noise_jpeg"))
+        assert order[-2:] == ["noise", "jpeg"] and order.index("blur") > max(order.index(c) for c in ("rain", "snow", "haze"))
+        for component in order:
+            assert params[component]["family"] in FAMILIES[component]
+        if params["low"]["family"] == "camera":
+            assert order.index("low") == order.index("blur") + 1
+    orders = {tuple(model.degrade(scene, "haze_rain_snow", "o", seed=1, variant=v)[1]["order"]) for v in range(12)}
+    assert len(orders) > 2  # the weather stacks in more than one order
+
+
+def test_training_never_uses_a_held_out_family_and_validation_uses_only_those():
+    for component, held_out in HELD_OUT.items():
+        assert held_out not in FAMILY_SETS["train"][component]
+        assert FAMILY_SETS["heldout"][component] == (held_out,)
+        assert len(FAMILY_SETS["train"][component]) >= 2
+
+
+def test_an_unknown_family_lists_the_choices():
+    with pytest.raises(ConfigError, match="unknown rain family 'hail'; choose one of streaks, heavy, drops, soft"):
+        DegradationModel(rain=("hail",))
+    with pytest.raises(ConfigError, match="unknown family set 'real'; choose one of train, heldout, all, classic"):
+        DegradationModel.from_family_set("real")
+
+
+def test_camera_noise_grows_with_the_signal_as_a_sensors_does():
+    """Shot noise: the raw-domain variance rises linearly with the light (a flat grey ramp of patches)."""
+    levels = (0.15, 0.35, 0.6, 0.85)
+    noise = CameraNoise(shot_noise=(0.01, 0.01), jpeg_probability=0.0)
+    deviations = []
+    for level in levels:
+        flat = np.full((96, 96, 3), level, np.float32)
+        noisy, params = noise(flat, np.random.default_rng(0))
+        linear_noisy, linear_clean = srgb_to_linear(noisy), srgb_to_linear(flat)  # back towards the sensor's domain
+        deviations.append(float((linear_noisy - linear_clean)[8:-8, 8:-8, 1].std()))
+    assert all(a < b for a, b in zip(deviations, deviations[1:], strict=False)), deviations
+    # ...and it is correlated between neighbours (demosaicked), unlike i.i.d. Gaussian noise.
+    flat = np.full((96, 96, 3), 0.5, np.float32)
+    residual = noise(flat, np.random.default_rng(1))[0][..., 1] - 0.5
+    correlation = np.corrcoef(residual[:, :-1].ravel(), residual[:, 1:].ravel())[0, 1]
+    assert correlation > 0.2

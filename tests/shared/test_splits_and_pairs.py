@@ -5,7 +5,8 @@ import pytest
 
 from shared.errors import SplitError
 from shared.image_io import load_image, to_uint8
-from shared.pairs import FAILURES, MANIFEST, PARTIAL, SynthesisConfig, build_pairs, read_pairs
+from shared.degrade import HELD_OUT
+from shared.pairs import FAILURES, MANIFEST, PARTIAL, SynthesisConfig, build_pairs, read_pairs, resynthesize
 from shared.splits import resolve_split
 from tests.conftest import write_photo
 
@@ -172,3 +173,51 @@ def test_paired_split_matches_names_and_prefixes(tmp_path):
     assert len(report.rows) == 3 and {r.category for r in report.rows} == {"lol"} and "orphan.png" in report.failures[0]["error"]
     with pytest.raises(SplitError, match=r"input/ \(degraded\) and .*target/"):
         resolve_split(f"paired:{tmp_path}")
+
+
+def test_variants_are_independent_images_with_their_own_cache_keys(tmp_path):
+    split = resolve_split(f"folder:{photo_folder(tmp_path)}")
+    config = SynthesisConfig(seed=2, categories=("clear", "low_haze", "rain_noise"), max_side=32, variants=3)
+    report = build_pairs(split, tmp_path / "cache", config)
+    assert len(report.rows) == 3 * (1 + 2 * 3)  # clear once per photo, the others three times
+    keys = [row.key for row in report.rows]
+    assert len(set(keys)) == len(keys) and {row.variant for row in report.rows} == {0, 1, 2}
+    photo = report.rows[0].image_id
+    rain = [row for row in report.rows if row.image_id == photo and row.category == "rain_noise"]
+    assert len({row.degraded.read_bytes() for row in rain}) == 3
+    assert all(row.params["rain"]["family"] and "severity" in row.params["noise"] for row in rain)
+    again = read_pairs(report.pairs_dir)
+    assert [(r.key, r.params) for r in again] == [(r.key, r.params) for r in report.rows]
+
+
+def test_a_manifest_row_resynthesizes_the_identical_image(tmp_path):
+    split = resolve_split(f"folder:{photo_folder(tmp_path)}")
+    config = SynthesisConfig(seed=5, categories=("low_haze_rain", "snow_blur_jpeg"), max_side=32, variants=2)
+    report = build_pairs(split, tmp_path / "cache", config)
+    photos = {photo.image_id: photo for photo in split.clean_photos()}
+    for row in report.rows:
+        stored = load_image(row.degraded).rgb
+        np.testing.assert_array_equal(to_uint8(resynthesize(row, config, photos[row.image_id])), to_uint8(stored))
+
+
+def test_several_folders_and_the_held_out_split(tmp_path):
+    first, second = photo_folder(tmp_path / "a"), photo_folder(tmp_path / "b").rename(tmp_path / "b" / "more")
+    with pytest.raises(SplitError, match="two folders named photos"):
+        resolve_split(f"folder:{first},{photo_folder(tmp_path / 'c')}").clean_photos()
+    joined = resolve_split(f"folder:{first},{second}")
+    ids = [photo.image_id for photo in joined.clean_photos()]
+    assert len(ids) == 6 and len(set(ids)) == 6 and ids[0].startswith(first.name + "-")
+    heldout = resolve_split(f"heldout:{first}")
+    assert heldout.family_set == "heldout" and heldout.slug != resolve_split(f"folder:{first}").slug
+    report = build_pairs(heldout, tmp_path / "cache", None)
+    families = {(c, row.params[c]["family"]) for row in report.rows for c in row.params if c != "order"}
+    assert families and all(family == HELD_OUT[component] for component, family in families if component in HELD_OUT)
+
+
+def test_a_split_built_by_an_older_synthesizer_is_refused_with_the_fix(tmp_path):
+    split = resolve_split(f"folder:{photo_folder(tmp_path)}")
+    directory = tmp_path / "cache" / split.slug / "pairs"
+    directory.mkdir(parents=True)
+    (directory / "split.json").write_text(json.dumps({"seed": 0, "model": {"low": {"gamma": [2.0, 3.0]}}}))
+    with pytest.raises(SplitError, match="another version of the synthesizer.*delete that folder"):
+        build_pairs(split, tmp_path / "cache")

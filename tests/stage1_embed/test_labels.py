@@ -38,11 +38,22 @@ def test_targets_from_recorded_synthesis_parameters(category):
     assert ((0 <= severity) & (severity <= 1)).all() and (severity[~presence.astype(bool)] == 0).all()
 
 
-def test_severity_extremes():
-    assert severity_of("haze", {"beta": 1.0}) == 0.0 and severity_of("haze", {"beta": 2.0}) == 1.0
-    assert severity_of("low", {"gamma": 3.0, "exposure": 0.6}) == 1.0
-    assert severity_of("noise", {"kind": "gaussian", "sigma": 0.12}) == pytest.approx(1.0)
-    assert severity_of("blur", {"kind": "motion", "length": 7.0}) == 0.0
+def test_severity_is_the_familys_own_clipped_and_required():
+    assert severity_of("haze", {"family": "scattering", "severity": 0.4}) == pytest.approx(0.4)
+    assert severity_of("rain", {"severity": 1.3}) == 1.0 and severity_of("low", {"severity": -0.1}) == 0.0
+    with pytest.raises(ValueError, match="haze parameters carry no severity; rebuild the pairs"):
+        severity_of("haze", {"beta": 1.0})
+
+
+@pytest.mark.parametrize("family", ["scattering", "random_depth", "patchy"])
+def test_a_thicker_haze_is_more_severe(family):
+    from shared.degrade import FAMILIES
+
+    image = np.full((32, 32, 3), 0.3, np.float32)
+    cls = FAMILIES["haze"][family]
+    thin = cls(beta=(0.3, 0.3))(image, np.random.default_rng(0))[1]["severity"]
+    thick = cls(beta=(2.0, 2.0))(image, np.random.default_rng(0))[1]["severity"]
+    assert thin < thick
 
 
 @pytest.mark.parametrize(

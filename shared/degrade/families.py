@@ -1,0 +1,57 @@
+"""Every generator family by degradation, and the named sets of families a split can use.
+
+A family is an independent physical model of one degradation (its module documents the model,
+ranges and source). Training uses `train`; the leave-one-family-out validation uses `heldout`,
+one family per degradation that training never sees; `classic` is the single generator per
+degradation of the first release (its CDD-11 composites reproduce the earlier evaluation sets).
+"""
+
+from __future__ import annotations
+
+from shared.degrade.blur import DefocusBlur, GaussianBlur, JpegCompression, MotionBlur, ShakeBlur
+from shared.degrade.haze import PatchyHaze, RandomDepthHaze, ScatteringHaze
+from shared.degrade.lowlight import CameraLowLight, CurveLowLight, LimeLowLight
+from shared.degrade.noise import CameraNoise, GaussianNoise, PoissonNoise
+from shared.degrade.rain import DropRain, HeavyRain, SoftRain, StreakRain
+from shared.degrade.snow import DenseSnow, FlakeSnow, StreakSnow
+from shared.errors import ConfigError
+
+FAMILIES: dict[str, dict[str, type]] = {
+    "low": {"lime": LimeLowLight, "curve": CurveLowLight, "camera": CameraLowLight},
+    "haze": {"scattering": ScatteringHaze, "random_depth": RandomDepthHaze, "patchy": PatchyHaze},
+    "rain": {"streaks": StreakRain, "heavy": HeavyRain, "drops": DropRain, "soft": SoftRain},
+    "snow": {"flakes": FlakeSnow, "streaks": StreakSnow, "dense": DenseSnow},
+    "blur": {"defocus": DefocusBlur, "motion": MotionBlur, "shake": ShakeBlur, "gaussian": GaussianBlur},
+    "noise": {"gaussian": GaussianNoise, "camera": CameraNoise, "poisson": PoissonNoise},
+    "jpeg": {"jpeg": JpegCompression},
+}
+
+HELD_OUT: dict[str, str] = {"low": "curve", "haze": "random_depth", "rain": "soft", "snow": "dense", "blur": "gaussian", "noise": "poisson"}
+"""The family of each degradation that training never uses (JPEG has one family and is not held out)."""
+
+CAPTURE_FAMILIES = frozenset({("low", "camera")})
+"""Families that re-photograph the scene (raw noise, ISP): applied with the camera, after blur, not with the weather."""
+
+FAMILY_SETS: dict[str, dict[str, tuple[str, ...]]] = {
+    "train": {c: tuple(n for n in names if n != HELD_OUT.get(c)) for c, names in FAMILIES.items()},
+    "heldout": {c: (HELD_OUT[c],) if c in HELD_OUT else tuple(names) for c, names in FAMILIES.items()},
+    "all": {c: tuple(names) for c, names in FAMILIES.items()},
+    "classic": {"low": ("lime",), "haze": ("scattering",), "rain": ("streaks",), "snow": ("flakes",),
+                "blur": ("defocus", "motion"), "noise": ("gaussian", "poisson"), "jpeg": ("jpeg",)},
+}  # fmt: skip
+
+
+def family_class(component: str, name: str) -> type:
+    """The class of a family; an unknown name raises ConfigError listing the choices."""
+    if component not in FAMILIES:
+        raise ConfigError(f"unknown degradation {component!r}; choose one of {', '.join(FAMILIES)}")
+    if name not in FAMILIES[component]:
+        raise ConfigError(f"unknown {component} family {name!r}; choose one of {', '.join(FAMILIES[component])}")
+    return FAMILIES[component][name]
+
+
+def family_set(name: str) -> dict[str, tuple[str, ...]]:
+    """The families per degradation of a named set; an unknown name lists the choices."""
+    if name not in FAMILY_SETS:
+        raise ConfigError(f"unknown family set {name!r}; choose one of {', '.join(FAMILY_SETS)}")
+    return FAMILY_SETS[name]
