@@ -41,7 +41,7 @@ class SynthesisConfig:
     seed: int = 0
     categories: tuple[str, ...] = CDD11_CATEGORIES
     per_image: int | None = None
-    """Categories drawn per photo and variant (seeded); None makes every category."""
+    """Degraded categories drawn per photo and variant (seeded), plus "clear"; None makes every category."""
     variants: int = 1
     """Independent composites per (photo, category); "clear" is made once."""
     max_side: int | None = 512
@@ -162,11 +162,13 @@ def _check_config(directory: Path, config: SynthesisConfig) -> None:
 
 
 def _categories_for(image_id: str, config: SynthesisConfig, variant: int) -> tuple[str, ...]:
+    """The categories of one variant of a photo; with per_image, "clear" (free, and every photo's clean side) is always kept."""
     if config.per_image is None or config.per_image >= len(config.categories):
         return config.categories
+    degraded = [c for c in config.categories if c != CLEAR]
     rng = np.random.default_rng([config.seed, stable_id_hash(image_id), 999] + ([variant] if variant else []))
-    chosen = rng.choice(len(config.categories), size=config.per_image, replace=False)
-    return tuple(config.categories[i] for i in sorted(chosen))
+    chosen = {degraded[i] for i in rng.choice(len(degraded), size=min(config.per_image, len(degraded)), replace=False)}
+    return tuple(c for c in config.categories if c in chosen or c == CLEAR)
 
 
 def _prepare(photo: CleanPhoto, max_side: int | None) -> tuple[np.ndarray, np.ndarray | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import typer
 
 from shared.assessor import SHIPPED_ASSESSOR
@@ -36,12 +37,11 @@ def gallery(
     output: Path = typer.Option(Path("docs/degradations.png"), "-o", "--output"),
     image: Path = typer.Option(None, "--image", help="A clean photo (default: scikit-image's motorcycle, with its real depth)"),
     seed: int = typer.Option(0, "--seed"),
-    size: int = typer.Option(240, "--size", help="Long side of each tile (240 keeps the PNG under 1 MB)"),
+    size: int = typer.Option(200, "--size", help="Long side of each tile (200 keeps the PNG near 1 MB)"),
     work_size: int = typer.Option(512, "--work-size", help="Long side the degradations are synthesized at"),
 ) -> None:
-    """Write one photo under every CDD-11 category (and noise, blur, JPEG) as a labelled grid."""
-    from shared.degrade import CDD11_CATEGORIES, DegradationModel
-    from shared.degrade.gallery import degradation_gallery
+    """Write one photo under every generator family (a row per degradation) and a few composites as a labelled grid."""
+    from shared.degrade.gallery import family_gallery
     from shared.image_io import fit_max_side, load_image, save_image
     from shared.splits import resolve_split
 
@@ -51,10 +51,55 @@ def gallery(
         depth = fit_max_side(depth[..., None], work_size)[..., 0]
     else:
         clean, depth = fit_max_side(load_image(image).rgb, work_size), None
-    categories = CDD11_CATEGORIES + ("noise", "blur", "jpeg", "low_haze_rain_blur_noise")
-    grid = degradation_gallery(clean, categories, DegradationModel(), seed, depth=depth, tile_side=size)
+    grid = family_gallery(clean, seed, depth=depth, tile_side=size)
     save_image(output, grid.astype("float32") / 255.0)
     console.print(f"wrote {output}")
+
+
+@app.command()
+def families(
+    split: str = typer.Option("demo", "--split", help="Clean photos to degrade: " + SPLIT_HELP),
+    photos: int = typer.Option(12, "--photos", min=1, help="How many photos (the first ones, by id)"),
+    seed: int = typer.Option(0, "--seed"),
+    max_side: int = typer.Option(512, "--max-side", help="Downscale larger photos first; 0 keeps full size"),
+    report: Path = typer.Option(None, "--report", help="Also write the table as CSV"),
+    data_root: str = typer.Option(None, "--data-root", help="Dataset root (default: $RESTORE_DATA)"),
+) -> None:
+    """Every generator family alone on a few photos: input PSNR, severity and speed (the README's degradation table)."""
+    import csv
+
+    from rich.table import Table
+
+    from shared.degrade.survey import survey_families
+    from shared.errors import SplitError
+    from shared.fileio import atomic_path
+    from shared.image_io import fit_max_side
+    from shared.splits import resolve_split
+
+    chosen = resolve_split(split, data_root)
+    if chosen.clean_photos is None:
+        raise SplitError(f"{split}: holds ready pairs, not clean photos; give a folder of clean photos")
+    selected = sorted(chosen.clean_photos(), key=lambda p: p.image_id)[:photos]
+    loaded = [(p.image_id, np.round(fit_max_side(p.load(), max_side or None) * 255) / 255) for p in selected]
+    with progress_bar("families") as on_progress:
+        rows = survey_families(loaded, seed, on_progress)
+    table = Table(title=f"generator families alone on {len(loaded)} photos of {split} (seed {seed})")
+    for column in ("degradation", "family", "input PSNR dB (min-max)", "severity", "s / MP"):
+        table.add_column(column)
+    for row in rows:
+        name = row.family + (" (held out)" if row.held_out else "")
+        table.add_row(row.component, name, f"{row.psnr_mean:.2f} ({row.psnr_min:.1f}-{row.psnr_max:.1f})",
+                      f"{row.severity_mean:.2f}", f"{row.seconds_per_megapixel:.2f}")  # fmt: skip
+    console.print(table)
+    if report is not None:
+        with atomic_path(report) as tmp, open(tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            header = ["component", "family", "held_out", "psnr_mean", "psnr_min", "psnr_max", "severity_mean", "seconds_per_megapixel"]
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow([row.component, row.family, int(row.held_out), f"{row.psnr_mean:.3f}", f"{row.psnr_min:.3f}",
+                                 f"{row.psnr_max:.3f}", f"{row.severity_mean:.3f}", f"{row.seconds_per_megapixel:.3f}"])  # fmt: skip
+        console.print(f"wrote {report}")
 
 
 ENCODER_HELP = "auto (e5v with a GPU and its weights, else local), e5v or local"

@@ -77,7 +77,7 @@ class CurveLowLight:
 class CameraLowLight:
     """Re-photograph the scene with `exposure` of the light, at high ISO, through a camera's ISP."""
 
-    brightness: tuple[float, float] = (0.03, 0.3)
+    brightness: tuple[float, float] = (0.06, 0.4)
     """Linear light left in the output (log-uniform): the sensor's exposure times the ISP's digital gain."""
     digital_gain: tuple[float, float] = (1.0, 4.0)
     shot_noise: tuple[float, float] = (0.001, 0.012)

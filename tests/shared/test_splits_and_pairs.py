@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
+from shared.degrade import HELD_OUT
 from shared.errors import SplitError
 from shared.image_io import load_image, to_uint8
-from shared.degrade import HELD_OUT
 from shared.pairs import FAILURES, MANIFEST, PARTIAL, SynthesisConfig, build_pairs, read_pairs, resynthesize
 from shared.splits import resolve_split
 from tests.conftest import write_photo
@@ -221,3 +221,10 @@ def test_a_split_built_by_an_older_synthesizer_is_refused_with_the_fix(tmp_path)
     (directory / "split.json").write_text(json.dumps({"seed": 0, "model": {"low": {"gamma": [2.0, 3.0]}}}))
     with pytest.raises(SplitError, match="another version of the synthesizer.*delete that folder"):
         build_pairs(split, tmp_path / "cache")
+
+
+def test_per_image_sampling_always_keeps_clear(tmp_path):
+    split = resolve_split(f"folder:{photo_folder(tmp_path)}")
+    config = SynthesisConfig(seed=1, categories=("clear", "low", "haze", "rain", "snow"), per_image=2, max_side=32, variants=2)
+    rows = build_pairs(split, tmp_path / "a", config).rows
+    assert sum(row.category == "clear" for row in rows) == 3 and len(rows) == 3 + 3 * 2 * 2
