@@ -321,12 +321,23 @@ def describe_run(run: str | Path) -> dict:
     return info
 
 
+EXPORTED_FILES = frozenset({"model.safetensors", "config.json", "cache.json"})
+
+
 def export_checkpoint(run: str | Path, out: str | Path, half: bool = True) -> Path:
-    """The shippable form of a run: EMA weights (fp16 by default), config.json and cache.json, nothing else."""
+    """The shippable form of a run: EMA weights (fp16 by default), config.json and cache.json, nothing else.
+
+    `out` may be new, empty, or an earlier export (only EXPORTED_FILES); a folder holding
+    anything else is refused, since replacing it would delete files export never wrote.
+    """
     run, out = Path(run), Path(out)
     folder = run / "checkpoint" if (run / "checkpoint").is_dir() else run
     if not (folder / "cache.json").is_file():
         raise ConfigError(f"{run}: not a run or checkpoint folder (no cache.json)")
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in EXPORTED_FILES) if out.is_dir() else []
+    if out.exists() and (not out.is_dir() or foreign):
+        what = f"holds {', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''}" if foreign else "is a file"
+        raise ConfigError(f"{out} {what}, which export did not write; choose an empty or new folder with -o")
     model = Restorer.from_pretrained(folder)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

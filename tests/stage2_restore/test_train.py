@@ -161,3 +161,10 @@ def test_export_writes_the_shipped_form(tmp_path, tiny_split, tiny_assessor):
     assert torch.allclose(full, half, atol=2e-2)
     with pytest.raises(ConfigError, match="no cache.json"):
         export_checkpoint(tmp_path, tmp_path / "x")
+    export_checkpoint(tmp_path / "run", out)  # an earlier export is replaced
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match=r"mine holds notes.txt, which export did not write"):
+        export_checkpoint(tmp_path / "run", mine)
+    assert (mine / "notes.txt").read_text() == "keep me" and sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
