@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from shared.assessor import SHIPPED_ASSESSOR
 from shared.cli import build_split_pairs, console, error_console, progress_bar, run_app
 
 app = typer.Typer(help="Stage one: degraded/clean pairs and their embeddings.", no_args_is_help=True, add_completion=False)
@@ -219,18 +218,26 @@ def inspect(
         console.print(f"failures recorded: {len(json.loads(handle.attrs['failures']))}")
 
 
+PROMPTER_RUN = Path("runs") / "prompter"
+"""Never the shipped assessor: the shipped restorer's fingerprint names that prompter, so replacing it breaks `restore`."""
+PROMPTER_FILES = frozenset({"model.safetensors", "config.json", "train_config.json", "history.csv", "history.png"})
+
+
 @app.command("train-prompter")
 def train_prompter(
     train: str = typer.Option(..., "--train", help="Split of clean training photos, e.g. folder:../shared/data/train/clean/bsds500-train"),
     val: str = typer.Option(..., "--val", help="Split of clean validation photos (model selection)"),
-    out: Path = typer.Option(SHIPPED_ASSESSOR, "--out", help="Where the weights go (default: the shipped ones)"),
+    out: Path = typer.Option(PROMPTER_RUN, "--out", help="Where the weights go (a new folder, or an earlier train-prompter output)"),
     epochs: int = typer.Option(30, "--epochs", min=1),
     seed: int = typer.Option(0, "--seed"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
 ) -> None:
     """Train the pseudo-prompt generator on composites of TRAIN (seed 0), select on VAL (seed 1)."""
     from shared.config import save_config
+    from shared.fileio import refuse_foreign_folder
     from stage1_embed.labels import PROMPTER_CATEGORIES
+
+    refuse_foreign_folder(out, PROMPTER_FILES, "train-prompter", "--out")
     from stage1_embed.train_prompter import PrompterTrainConfig, load_labelled, write_history
     from stage1_embed.train_prompter import train_prompter as run_training
 

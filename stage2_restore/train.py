@@ -38,7 +38,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from shared.cache import EmbeddingCache, Fingerprint, read_fingerprint
 from shared.config import config_from_dict, config_to_dict, save_config
 from shared.errors import ConfigError, RestoreError
-from shared.fileio import atomic_path, atomic_write_text
+from shared.fileio import atomic_path, atomic_write_text, refuse_foreign_folder
 from shared.pairs import pairs_dir, read_pairs
 from shared.splits import resolve_split
 from stage2_restore.data import TrainingPairs
@@ -334,10 +334,7 @@ def export_checkpoint(run: str | Path, out: str | Path, half: bool = True) -> Pa
     folder = run / "checkpoint" if (run / "checkpoint").is_dir() else run
     if not (folder / "cache.json").is_file():
         raise ConfigError(f"{run}: not a run or checkpoint folder (no cache.json)")
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in EXPORTED_FILES) if out.is_dir() else []
-    if out.exists() and (not out.is_dir() or foreign):
-        what = f"holds {', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''}" if foreign else "is a file"
-        raise ConfigError(f"{out} {what}, which export did not write; choose an empty or new folder with -o")
+    refuse_foreign_folder(out, EXPORTED_FILES, "export")
     model = Restorer.from_pretrained(folder)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -1,3 +1,4 @@
+from shared.assessor import SHIPPED_ASSESSOR
 from shared.cache import shard_name
 from tests.cli_helpers import run_cli
 from tests.conftest import write_photo
@@ -54,23 +55,20 @@ def test_train_then_evaluate_the_prompter(tmp_path):
     for name, count in (("train", 3), ("val", 2), ("eval", 2)):
         for i in range(count):
             write_photo(tmp_path / name / f"{name}{i}.png", 40, 48, seed=i)
-    out = tmp_path / "prompter"
+    out = tmp_path / "runs" / "prompter"  # the default: the shipped prompter is never replaced unless --out names it
     cache = ["--cache-dir", str(tmp_path / "cache")]
-    trained = run_cli(
-        "restore-embed",
-        "train-prompter",
-        "--train",
-        f"folder:{tmp_path / 'train'}",
-        "--val",
-        f"folder:{tmp_path / 'val'}",
-        "--epochs",
-        "1",
-        "--out",
-        str(out),
-        *cache,
-    )
+    shipped = {p.name: p.read_bytes() for p in SHIPPED_ASSESSOR.iterdir() if p.is_file()}
+    data = ["--train", f"folder:{tmp_path / 'train'}", "--val", f"folder:{tmp_path / 'val'}", "--epochs", "1", *cache]
+    trained = run_cli("restore-embed", "train-prompter", *data, cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert {p.name for p in out.iterdir()} >= {"model.safetensors", "config.json", "train_config.json", "history.csv", "history.png"}
+    assert {p.name: p.read_bytes() for p in SHIPPED_ASSESSOR.iterdir() if p.is_file()} == shipped
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("mine")
+    refused = run_cli("restore-embed", "train-prompter", *data, "--out", str(notes))
+    assert refused.returncode == 1 and "holds todo.txt, which train-prompter did not write" in refused.stderr
+    assert [p.name for p in notes.iterdir()] == ["todo.txt"]
     scored = run_cli(
         "restore-embed",
         "eval-prompter",
