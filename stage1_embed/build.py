@@ -15,22 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.cache import (
-    PHOTO_CATEGORY,
-    CacheError,
-    EmbeddingRecord,
-    Fingerprint,
-    cache_key,
-    check_shard,
-    photo_image_id,
-    plan_shards,
-    shard_count_of,
-    shard_name,
-    write_fingerprint,
-    write_manifest,
-    write_shard,
-)
-from shared.errors import ImageReadError
+from shared.cache import EmbeddingRecord, check_shard, plan_shards, shard_count_of, shard_name, write_fingerprint, write_manifest, write_shard
+from shared.contract import PHOTO_CATEGORY, Failure, Fingerprint, cache_key, photo_image_id
+from shared.errors import CacheError, ImageReadError
 from shared.image_io import load_image
 from shared.pairs import PairRow
 from stage1_embed.labels import parse_steering, prompt_of
@@ -72,7 +59,7 @@ def embed_rows(
                 images.append(load_image(row.degraded).rgb)
                 batch.append(row)
             except ImageReadError as exc:
-                failures.append({"id": cache_key(row.image_id, row.category), "error": str(exc)})
+                failures.append(Failure(cache_key(row.image_id, row.category), str(exc)).to_dict())
         if not batch:
             continue
         assessment = prompter.assess(images)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.cache import CacheError, EmbeddingCache, cache_key
+from shared.cache import CacheError, EmbeddingCache
+from shared.contract import cache_folder, cache_key, checkpoint_name, read_binding
 from shared.degrade import CDD11_CATEGORIES
 from shared.errors import ImageReadError, RestoreError
 from shared.fileio import atomic_path
@@ -25,7 +26,7 @@ from shared.metrics import psnr, ssim
 from shared.pairs import PairRow
 from stage2_restore.data import descriptor_inputs
 from stage2_restore.inference import restore_image
-from stage2_restore.network import Restorer, checkpoint_fingerprint
+from stage2_restore.network import Restorer
 
 Model = Callable[[np.ndarray, PairRow], np.ndarray]
 """A restorer as the evaluator sees it: (degraded RGB, its manifest row) -> restored RGB."""
@@ -65,18 +66,16 @@ def identity(degraded: np.ndarray, row: PairRow) -> np.ndarray:
 
 def checkpoint_model(checkpoint: str | Path, split_cache: Path, tile: int = 512, overlap: int = 32) -> tuple[str, Model]:
     """(name, model) of a checkpoint, reading each image's vector from the split's cache of the same fingerprint."""
-    checkpoint = Path(checkpoint)
     restorer = Restorer.from_pretrained(checkpoint)
-    folder = checkpoint if (checkpoint / "cache.json").is_file() else checkpoint / "checkpoint"
-    name = folder.parent.name if folder.name == "checkpoint" else folder.name
-    fingerprint = checkpoint_fingerprint(checkpoint)
-    cache_folder = split_cache / fingerprint.directory_name
-    if not cache_folder.is_dir():
+    name = checkpoint_name(checkpoint)
+    fingerprint = read_binding(checkpoint)
+    folder = cache_folder(split_cache.parent, split_cache.name, fingerprint)
+    if not folder.is_dir():
         raise CacheError(
-            f"{cache_folder}: {name} was trained on {fingerprint.embedder} vectors (prompter {fingerprint.prompter_hash}); "
+            f"{folder}: {name} was trained on {fingerprint.embedder} vectors (prompter {fingerprint.prompter_hash}); "
             f"embed this split with the same embedder and prompter first (restore-embed build --split ...)"
         )
-    cache = EmbeddingCache(cache_folder, expected=fingerprint)
+    cache = EmbeddingCache(folder, expected=fingerprint)
     classes = restorer.config.static_classes
 
     def run(degraded: np.ndarray, row: PairRow) -> np.ndarray:

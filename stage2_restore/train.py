@@ -35,7 +35,8 @@ from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from shared.cache import EmbeddingCache, Fingerprint, read_fingerprint
+from shared.cache import EmbeddingCache, read_fingerprint
+from shared.contract import BINDING_FILE, CHECKPOINT_DIR, RUN_CONFIG_FILE, Fingerprint, checkpoint_folder, write_binding
 from shared.config import config_from_dict, config_to_dict, save_config
 from shared.errors import ConfigError, RestoreError
 from shared.fileio import atomic_path, atomic_write_text, refuse_foreign_folder
@@ -141,10 +142,10 @@ def _barrier(world: int) -> None:
 
 def save_checkpoint(run: Path, model: Restorer, ema: AveragedModel, optimizer, step: int, fingerprint: Fingerprint) -> Path:
     """Build the checkpoint in a temp folder, then swap it in: a kill leaves the old one or the new one."""
-    final, tmp, old = run / "checkpoint", run / f".checkpoint.tmp-{os.getpid()}", run / f".checkpoint.old-{os.getpid()}"
+    final, tmp, old = run / CHECKPOINT_DIR, run / f".checkpoint.tmp-{os.getpid()}", run / f".checkpoint.old-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     ema.module.save_pretrained(tmp)
-    atomic_write_text(tmp / "cache.json", json.dumps(dataclasses.asdict(fingerprint), indent=2) + "\n")
+    write_binding(tmp, fingerprint)
     training = tmp / "training"
     training.mkdir()
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(training / "weights.safetensors"))
@@ -160,7 +161,7 @@ def save_checkpoint(run: Path, model: Restorer, ema: AveragedModel, optimizer, s
 
 def checkpoint_step(run: Path) -> int | None:
     """Step of the run's checkpoint (recovering one caught mid-swap), or None."""
-    final = run / "checkpoint"
+    final = run / CHECKPOINT_DIR
     if not final.exists():
         for old in run.glob(".checkpoint.old-*"):
             os.replace(old, final)
@@ -170,7 +171,7 @@ def checkpoint_step(run: Path) -> int | None:
 
 
 def _prepare_run(run: Path, config: TrainConfig, resume: bool) -> None:
-    saved = run / "train_config.json"
+    saved = run / RUN_CONFIG_FILE
     step = checkpoint_step(run) if run.exists() else None
     if step is not None and not resume:
         raise ConfigError(f"{run} has a checkpoint at step {step}; pass --resume to continue it, or choose another --out")
@@ -223,7 +224,7 @@ def train(
 
     start_step = (checkpoint_step(run) or 0) if resume else 0
     if start_step:
-        training = run / "checkpoint" / "training"
+        training = run / CHECKPOINT_DIR / "training"
         model.load_state_dict(load_file(training / "weights.safetensors"))
         ema.load_state_dict(load_file(training / "ema.safetensors"))
         optimizer.load_state_dict(torch.load(training / "optimizer.pt", weights_only=True))
@@ -274,7 +275,7 @@ def train(
     if rank == 0:
         plot_log(log_path)
     _barrier(world)
-    return TrainResult(run / "checkpoint", model)
+    return TrainResult(run / CHECKPOINT_DIR, model)
 
 
 def plot_log(log_path: Path) -> Path:
@@ -308,20 +309,20 @@ def plot_log(log_path: Path) -> Path:
 def describe_run(run: str | Path) -> dict:
     """Config, checkpoint step and cache fingerprint of a run folder (for `restore-train show`)."""
     run = Path(run)
-    saved = run / "train_config.json"
+    saved = run / RUN_CONFIG_FILE
     if not saved.is_file():
         raise ConfigError(f"{run}: not a training run (no train_config.json)")
     info = {
         "config": config_to_dict(config_from_dict(TrainConfig, json.loads(saved.read_text()), str(saved))),
         "step": checkpoint_step(run),
     }
-    cache_json = run / "checkpoint" / "cache.json"
+    cache_json = run / CHECKPOINT_DIR / BINDING_FILE
     if cache_json.is_file():
         info["cache"] = json.loads(cache_json.read_text())
     return info
 
 
-EXPORTED_FILES = frozenset({"model.safetensors", "config.json", "cache.json"})
+EXPORTED_FILES = frozenset({"model.safetensors", "config.json", BINDING_FILE})
 
 
 def export_checkpoint(run: str | Path, out: str | Path, half: bool = True) -> Path:
@@ -331,15 +332,15 @@ def export_checkpoint(run: str | Path, out: str | Path, half: bool = True) -> Pa
     anything else is refused, since replacing it would delete files export never wrote.
     """
     run, out = Path(run), Path(out)
-    folder = run / "checkpoint" if (run / "checkpoint").is_dir() else run
-    if not (folder / "cache.json").is_file():
-        raise ConfigError(f"{run}: not a run or checkpoint folder (no cache.json)")
+    folder = checkpoint_folder(run)
+    if not (folder / BINDING_FILE).is_file():
+        raise ConfigError(f"{run}: no {BINDING_FILE}, so the vectors it reads are unknown; export a checkpoint written by restore-train run")
     refuse_foreign_folder(out, EXPORTED_FILES, "export")
     model = Restorer.from_pretrained(folder)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, half=half)
-    shutil.copy2(folder / "cache.json", tmp / "cache.json")
+    shutil.copy2(folder / BINDING_FILE, tmp / BINDING_FILE)
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
     return out

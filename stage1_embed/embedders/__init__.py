@@ -1,10 +1,10 @@
-"""Embedders: one interface (`name`, `dim`, `weights_revision`, `prompt_template`, `embed`)."""
+"""Embedders: one interface (`name`, `dim`, `weights_revision`, `locator`, `prompt_template`, `embed`)."""
 
 from __future__ import annotations
 
 import torch
 
-from shared.cache import Fingerprint
+from shared.contract import Fingerprint
 from shared.errors import ConfigError
 from stage1_embed.embedders.e5v import E5V_HUB_ID, E5VEmbedder, EmbedderUnavailable, weights_available
 from stage1_embed.embedders.local import LocalEmbedder
@@ -23,6 +23,8 @@ def fingerprint_of(embedder, prompter: PromptGenerator) -> Fingerprint:
         prompt_template=f"{PROMPT_TEMPLATE} || {embedder.prompt_template}",
         prompter_hash=prompter.weights_hash,
         dim=embedder.dim,
+        model_locator=getattr(embedder, "locator", ""),  # "" = the embedder's default weights
+        prompter_locator=prompter.locator,
     )
 
 

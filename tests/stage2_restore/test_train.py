@@ -159,7 +159,7 @@ def test_export_writes_the_shipped_form(tmp_path, tiny_split, tiny_assessor):
         full = Restorer.from_pretrained(tmp_path / "run")(image, embedding)
         half = Restorer.from_pretrained(out)(image, embedding)
     assert torch.allclose(full, half, atol=2e-2)
-    with pytest.raises(ConfigError, match="no cache.json"):
+    with pytest.raises(ConfigError, match="not a run or checkpoint folder"):
         export_checkpoint(tmp_path, tmp_path / "x")
     export_checkpoint(tmp_path / "run", out)  # an earlier export is replaced
     mine = tmp_path / "mine"
