@@ -36,8 +36,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from shared.cache import EmbeddingCache, read_fingerprint
-from shared.contract import BINDING_FILE, CHECKPOINT_DIR, RUN_CONFIG_FILE, Fingerprint, checkpoint_folder, write_binding
-from shared.config import config_from_dict, config_to_dict, save_config
+from shared.contract import BINDING_FILE, CHECKPOINT_DIR, RUN_CONFIG_FILE, RUNS_DIR, Fingerprint, checkpoint_folder, write_binding
+from shared.config import config_from_dict, config_to_dict, load_config, save_config
 from shared.errors import ConfigError, RestoreError
 from shared.fileio import atomic_path, atomic_write_text, refuse_foreign_folder
 from shared.pairs import pairs_dir, read_pairs
@@ -55,7 +55,7 @@ class TrainingDiverged(RestoreError):
 class TrainConfig:
     """Everything a run depends on; saved as train_config.json; CLI flags override fields."""
 
-    split: str = "demo"
+    split: str = "lsdir-train"
     data_root: str | None = None
     cache_dir: str = "cache"
     cache: str = ""
@@ -76,6 +76,48 @@ class TrainConfig:
     """A checkpoint whose weights start this run (fine-tuning); "" = random init."""
     loss: LossConfig = field(default_factory=LossConfig)
     restorer: RestorerConfig = field(default_factory=RestorerConfig)
+
+    def with_overrides(self, **overrides) -> TrainConfig:
+        """This config with the given flags applied; None means "not given".
+
+        Flags are flat (what `restore-train run` takes): the TrainConfig fields above, plus
+        `descriptor` and `width` (RestorerConfig) and `contrastive` (LossConfig.contrastive_features).
+        """
+        nested = {"descriptor": "restorer", "width": "restorer", "contrastive": "loss"}
+        given = {k: v for k, v in overrides.items() if v is not None}
+        top = {f.name for f in dataclasses.fields(self)} - {"loss", "restorer"}
+        unknown = sorted(set(given) - top - set(nested))
+        if unknown:
+            raise ConfigError(f"unknown training option(s) {', '.join(unknown)}; known: {', '.join(sorted(top | set(nested)))}")
+        restorer = {k: given.pop(k) for k in ("descriptor", "width") if k in given}
+        loss = {"contrastive_features": given.pop("contrastive")} if "contrastive" in given else {}
+        return dataclasses.replace(
+            self, **given, restorer=dataclasses.replace(self.restorer, **restorer), loss=dataclasses.replace(self.loss, **loss)
+        )
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    """runs/<split>-<descriptor>, e.g. runs/lsdir-train-dynamic."""
+    return RUNS_DIR / f"{config.split.replace(':', '-').replace('/', '-')}-{config.restorer.descriptor}"
+
+
+def plan_run(overrides: dict, config_file: str | Path | None = None, out: str | Path | None = None, resume: bool = False) -> tuple[TrainConfig, Path]:
+    """(config, run folder) of `restore-train run`: defaults or --config, then the flags.
+
+    The run folder is --out, else default_run_dir of that config. A resumed run starts from its
+    saved config instead (flags still apply; train() refuses changes other than the step counts).
+    Fine-tuning (--init-from) keeps the starting checkpoint's architecture unless a flag changes it.
+    """
+    base = load_config(TrainConfig, config_file) if config_file else TrainConfig()
+    config = base.with_overrides(**overrides)
+    run = Path(out) if out else default_run_dir(config)
+    saved = run / RUN_CONFIG_FILE
+    if resume and not config_file and saved.is_file():
+        config = load_config(TrainConfig, saved).with_overrides(**overrides)
+    elif config.init_from and not config_file and not resume:
+        start = Restorer.from_pretrained(config.init_from).config
+        config = dataclasses.replace(base, restorer=start).with_overrides(**overrides)
+    return config, run
 
 
 @dataclass(frozen=True)
@@ -108,17 +150,17 @@ def find_cache(config: TrainConfig) -> Path:
     """The cache folder of the config's split: named, or the only one present."""
     split = resolve_split(config.split, config.data_root)
     folder = Path(config.cache_dir) / split.slug
+    build = " ".join(["restore-embed build --split", config.split, *(["--data-root", config.data_root] if config.data_root else []),
+                      *(["--cache-dir", config.cache_dir] if config.cache_dir != "cache" else [])])  # fmt: skip
     if config.cache:
         if not (folder / config.cache).is_dir():
-            raise ConfigError(f"{folder / config.cache}: no such cache; run restore-embed build --split {config.split}")
+            raise ConfigError(f"{folder / config.cache}: no such cache; run `{build}`")
         return folder / config.cache
     caches = sorted(p for p in folder.glob("*-*") if (p / "fingerprint.json").is_file())
-    if len(caches) != 1:
-        found = ", ".join(p.name for p in caches) or "none"
-        raise ConfigError(
-            f"{folder}: {len(caches)} embedding caches ({found}); "
-            + ("run restore-embed build first" if not caches else "pick one with --cache NAME")
-        )
+    if not caches:
+        raise ConfigError(f"{folder}: {config.split} has no embeddings yet; run `{build}` first (or train another split with --split)")
+    if len(caches) > 1:
+        raise ConfigError(f"{folder}: {len(caches)} embedding caches ({', '.join(p.name for p in caches)}); pick one with --cache NAME")
     return caches[0]
 
 
