@@ -9,7 +9,7 @@ shard in progress. Unreadable images are recorded in their shard and skipped.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -123,6 +123,24 @@ def build_embeddings(
             on_progress(done, total)
     complete = write_manifest(directory)["complete"]
     return BuildReport(directory, images, built, reused, replaced, failures, time.perf_counter() - start, complete, shard_bytes)
+
+
+def worker_from_environment(environ: Mapping[str, str]) -> tuple[int, int]:
+    """(K, N) of this process when a launcher started several: torchrun's RANK/WORLD_SIZE, or a Slurm
+    array's SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT (ids counted from SLURM_ARRAY_TASK_MIN); else (0, 1)."""
+    if "WORLD_SIZE" in environ:
+        return int(environ.get("RANK", "0")), int(environ["WORLD_SIZE"])
+    if "SLURM_ARRAY_TASK_COUNT" in environ:
+        task = int(environ["SLURM_ARRAY_TASK_ID"]) - int(environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+        return task, int(environ["SLURM_ARRAY_TASK_COUNT"])
+    return 0, 1
+
+
+def device_from_environment(environ: Mapping[str, str]) -> str | None:
+    """cuda:LOCAL_RANK under torchrun on a GPU node, so each process of the node takes its own GPU; else None (the default)."""
+    import torch
+
+    return f"cuda:{int(environ['LOCAL_RANK'])}" if "LOCAL_RANK" in environ and torch.cuda.is_available() else None
 
 
 def photo_rows(paths: Sequence[str | Path]) -> list[PairRow]:

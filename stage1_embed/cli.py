@@ -59,13 +59,13 @@ QUANT_HELP = "E5-V loading: auto (4bit on GPU, none on CPU), 4bit, 8bit, none"
 PROMPTER_HELP = "Pseudo-prompt generator folder (default: the shipped one)"
 
 
-def _load_models(encoder: str, model: str | None, quant: str, prompter: Path | None):
+def _load_models(encoder: str, model: str | None, quant: str, prompter: Path | None, device: str | None = None):
     """(prompt generator, embedder, fingerprint), saying which encoder was chosen and why."""
     from stage1_embed.embedders import create_embedder, fingerprint_of
     from stage1_embed.prompter import PromptGenerator
 
     generator = PromptGenerator.from_pretrained(prompter) if prompter else PromptGenerator.from_pretrained()
-    embedder, reason = create_embedder(encoder, generator, model, quant)
+    embedder, reason = create_embedder(encoder, generator, model, quant, device)
     console.print(f"encoder: {reason}")
     return generator, embedder, fingerprint_of(embedder, generator)
 
@@ -78,7 +78,9 @@ def build(
     quant: str = typer.Option("auto", "--quant", help=QUANT_HELP),
     prompter: Path = typer.Option(None, "--prompter", help=PROMPTER_HELP),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
-    shard: str = typer.Option("0/1", "--shard", help="K/N: build every N-th shard starting at K (one worker of N)"),
+    shard: str = typer.Option(
+        None, "--shard", help="K/N: build every N-th shard starting at K (default: from torchrun's RANK/WORLD_SIZE or a Slurm array, else 0/1)"
+    ),
     rows_per_shard: int = typer.Option(1024, "--rows-per-shard", min=1),
     data_root: str = typer.Option(None, "--data-root", help="Dataset root (default: $RESTORE_DATA)"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
@@ -86,12 +88,16 @@ def build(
     """Embed every degraded image of a split into HDF5 shards under CACHE_DIR/<split>/<fingerprint>/."""
     from rich.table import Table
 
-    from shared.cache import parse_shard_spec
-    from stage1_embed.build import build_embeddings
+    import os
 
-    worker = parse_shard_spec(shard)
+    from shared.cache import parse_shard_spec
+    from stage1_embed.build import build_embeddings, device_from_environment, worker_from_environment
+
+    worker = parse_shard_spec(shard) if shard else worker_from_environment(os.environ)
+    shard = f"{worker[0]}/{worker[1]}"
+    device = device_from_environment(os.environ)
     split_obj, pairs = build_split_pairs(split, data_root, cache_dir)
-    generator, embedder, fingerprint = _load_models(encoder, model, quant, prompter)
+    generator, embedder, fingerprint = _load_models(encoder, model, quant, prompter, device)
     directory = Path(cache_dir) / split_obj.slug / fingerprint.directory_name
     with progress_bar(f"embed {split_obj.name} [{shard}]") as on_progress:
         report = build_embeddings(pairs.rows, generator, embedder, fingerprint, directory, worker, batch_size, rows_per_shard, on_progress)

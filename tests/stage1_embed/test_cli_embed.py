@@ -1,5 +1,12 @@
+import os
+import subprocess
+import sys
+
+import torch
+
 from shared.assessor import SHIPPED_ASSESSOR
-from shared.cache import shard_name
+from shared.cache import shard_name, verify_cache
+from stage1_embed.build import device_from_environment, worker_from_environment
 from tests.cli_helpers import run_cli
 from tests.conftest import write_photo
 
@@ -84,3 +91,27 @@ def test_train_then_evaluate_the_prompter(tmp_path):
     assert "all 12" in scored.stdout and "precision" in scored.stdout
     lines = (tmp_path / "p.csv").read_text().splitlines()
     assert lines[0] == "split,seed,metric,name,value" and any(",f1,blur," in line for line in lines)
+
+
+def test_workers_take_their_shard_from_the_launcher():
+    assert worker_from_environment({}) == (0, 1)
+    assert worker_from_environment({"RANK": "3", "WORLD_SIZE": "8", "LOCAL_RANK": "3"}) == (3, 8)
+    slurm = {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "4", "SLURM_ARRAY_TASK_COUNT": "3"}  # sbatch --array=4-6
+    assert worker_from_environment(slurm) == (1, 3)
+    assert device_from_environment({"LOCAL_RANK": "1"}) == ("cuda:1" if torch.cuda.is_available() else None)
+
+
+def test_build_under_torchrun_splits_the_shards_between_processes(tmp_path, prompter_dir):
+    photos = tmp_path / "photos"
+    for i in range(3):
+        write_photo(photos / f"p{i}.png", 24, 32, seed=i)
+    cache = tmp_path / "cache"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "stage1_embed.cli", "build",
+               "--split", f"folder:{photos}", "--encoder", "local", "--prompter", str(prompter_dir), "--cache-dir", str(cache),
+               "--rows-per-shard", "8"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[0/2]" in result.stdout and "[1/2]" in result.stdout  # each process built its own half of the plan
+    [folder] = [p for p in (cache / "folder-photos").iterdir() if p.name.startswith("local-")]
+    statuses = verify_cache(folder)
+    assert len(statuses) == 5 and all(s.state == "ok" for s in statuses)  # 3 photos x 11 categories in 8-row shards
