@@ -15,7 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.cache import EmbeddingRecord, check_shard, plan_shards, shard_count_of, shard_name, write_fingerprint, write_manifest, write_shard
+from shared.cache import (
+    EmbeddingRecord,
+    check_shard,
+    plan_shards,
+    shard_count_of,
+    shard_name,
+    write_fingerprint,
+    write_manifest,
+    write_shard,
+)
 from shared.contract import PHOTO_CATEGORY, Failure, Fingerprint, cache_key, photo_image_id
 from shared.errors import CacheError, ImageReadError
 from shared.image_io import load_image

@@ -79,7 +79,7 @@ def build(
     prompter: Path = typer.Option(None, "--prompter", help=PROMPTER_HELP),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
     shard: str = typer.Option(
-        None, "--shard", help="K/N: build every N-th shard starting at K (default: from torchrun's RANK/WORLD_SIZE or a Slurm array, else 0/1)"
+        None, "--shard", help="K/N: build every N-th shard from K (default: torchrun's RANK/WORLD_SIZE, a Slurm array's task, else 0/1)"
     ),
     rows_per_shard: int = typer.Option(1024, "--rows-per-shard", min=1),
     data_root: str = typer.Option(None, "--data-root", help="Dataset root (default: $RESTORE_DATA)"),

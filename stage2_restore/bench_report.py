@@ -71,7 +71,10 @@ def layout_why(layouts: dict) -> str:
     gain = 1 - layouts["NHWC"]["seconds"] / layouts["NCHW"]["seconds"]
     if gain >= 0.05:
         return f"convolutions dominate (profile below); in channels_last (NHWC) oneDNN runs them {gain * 100:.0f} % faster, same output"
-    return f"channels_last (NHWC) cut the convolutions' time in the profile below, but the whole restore gained {gain * 100:.0f} % in this run"
+    return (
+        "channels_last (NHWC) cut the convolutions' time in the profile below, "
+        f"but the whole restore gained {gain * 100:.0f} % in this run"
+    )
 
 
 def _machine() -> str:
@@ -99,7 +102,8 @@ def _stage_one(stage1: dict, memory: dict) -> dict:
         ]),
         "hdf5_table": table(["vector width", "rows", "file", "MB/s"],
                             [[r["dim"], r["rows"], f"{r['mb']:.2f} MB", f"{r['mb_per_s']:.0f}"] for r in stage1["hdf5"]]),
-        "decoder_b": f"{LLAMA_LINEAR_PARAMS / 1e9:.2f}", "vision_b": f"{VISION_PARAMS / 1e9:.2f}", "projector_m": f"{PROJECTOR_PARAMS / 1e6:.0f}",
+        "decoder_b": f"{LLAMA_LINEAR_PARAMS / 1e9:.2f}", "vision_b": f"{VISION_PARAMS / 1e9:.2f}",
+        "projector_m": f"{PROJECTOR_PARAMS / 1e6:.0f}",
         "nf4_bits": f"{NF4_BITS:.3f}", "nf4_gb": f"{memory['weights_nf4_gb']:.2f}", "vocab_gb": f"{memory['weights_bf16_vocab_gb']:.2f}",
         "weights_gb": f"{memory['weights_total_gb']:.1f}", "image_tokens": IMAGE_TOKENS, "text_tokens": TEXT_TOKENS,
         "tokens": memory["tokens"], "activation_gb": f"{memory['activation_gb_per_image']:.2f}",
@@ -193,7 +197,8 @@ def _scale_out(stage1: dict, stage2: dict, memory: dict) -> dict:
                              efficiency(r["samples_per_s"], n, ddp[1]["samples_per_s"])] for n, r in ddp.items()]),
         "gpu_seconds": f"{gpu_seconds:.2f}", "gpu_hours": f"{LSDIR_PHOTOS * gpu_seconds / 3600:.1f}",
         "node_minutes": f"{LSDIR_PHOTOS * gpu_seconds / 8 / 60:.0f}", "four_node_minutes": f"{LSDIR_PHOTOS * gpu_seconds / 32 / 60:.0f}",
-        "lsdir_shards": f"{LSDIR_PHOTOS / 1024:.0f}", "row_kb": f"{row_bytes / 1e3:.1f}", "lsdir_gb": f"{LSDIR_PHOTOS * row_bytes / 1e9:.2f}",
+        "lsdir_shards": f"{LSDIR_PHOTOS / 1024:.0f}", "row_kb": f"{row_bytes / 1e3:.1f}",
+        "lsdir_gb": f"{LSDIR_PHOTOS * row_bytes / 1e9:.2f}",
     }  # fmt: skip
 
 
@@ -201,16 +206,19 @@ def _hot_spots(stage1: dict, stage2: dict, memory: dict) -> dict:
     layouts = {r["layout"]: r for r in stage2["inference_layout"]}
     phases = stage1["phases"]
     tiled = next((r for r in stage2["inference"] if r["tiles"] > 1), None)
+    assess = phases["assess_ms"]
     rows = [
-        ["local embedder, ms per image (assess + embed)", "timed phases", f"{phases['assess_ms'] + phases['embed_recomputing_features_ms']:.2f}",
-         f"{phases['assess_ms'] + phases['embed_reusing_features_ms']:.2f}", "the assessor ran twice per image"],
-        ["512² restore, seconds", "torch.profiler", f"{layouts['NCHW']['seconds']:.2f}", f"{layouts['NHWC']['seconds']:.2f}", layout_why(layouts)],
+        ["local embedder, ms per image (assess + embed)", "timed phases", f"{assess + phases['embed_recomputing_features_ms']:.2f}",
+         f"{assess + phases['embed_reusing_features_ms']:.2f}", "the assessor ran twice per image"],
+        ["512² restore, seconds", "torch.profiler", f"{layouts['NCHW']['seconds']:.2f}", f"{layouts['NHWC']['seconds']:.2f}",
+         layout_why(layouts)],
     ]  # fmt: skip
     if tiled:
         rows.append([f"{tiled['size']}² restore, megapixels of tiles run", "arithmetic", f"{tiled['tile_megapixels_fixed_stride']:.2f}",
                      f"{tiled['tile_megapixels']:.2f}", "fixed 512 px steps: a sliver cost a whole tile"])  # fmt: skip
-    rows.append(["E5-V activations, GB per image", "arithmetic", f"{memory['activation_gb_per_image'] + memory['before_fix_extra_gb_per_image']:.2f}",
-                 f"{memory['activation_gb_per_image']:.2f}", "full forward kept logits and 33 hidden states"])  # fmt: skip
+    activation = memory["activation_gb_per_image"]
+    rows.append(["E5-V activations, GB per image", "arithmetic", f"{activation + memory['before_fix_extra_gb_per_image']:.2f}",
+                 f"{activation:.2f}", "full forward kept logits and 33 hidden states"])  # fmt: skip
     profile = [[layout, f"`{e['op']}`", f"{e['share'] * 100:.0f} %", f"{e['self_ms']:.1f}", e["calls"]]
                for layout in ("NCHW", "NHWC") for e in stage2["profile"][layout]]  # fmt: skip
     return {

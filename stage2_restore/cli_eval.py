@@ -27,7 +27,7 @@ app = typer.Typer(add_completion=False)
 def evaluate(
     split: str = typer.Argument(..., help="lsdir-val, cdd11, demo, folder:PATH, ..."),
     checkpoint: list[str] = typer.Option(
-        None, "--checkpoint", help="[NAME=]PATH: a restorer checkpoint or run folder (repeatable; default: the newest run and the shipped one)"
+        None, "--checkpoint", help="[NAME=]PATH: a checkpoint or run folder (repeatable; default: the newest run and the shipped one)"
     ),
     report: Path = typer.Option(None, "--report", help="Write the summary as CSV"),
     grid: Path = typer.Option(None, "--grid", help="Write input / each model / ground truth for a few images as PNG"),
@@ -38,7 +38,7 @@ def evaluate(
     seed: int = typer.Option(None, "--seed", help="Synthesis seed for splits built from clean photos"),
     max_side: int = typer.Option(None, "--max-side", help="Downscale larger photos when synthesizing (default 512); 0 keeps full size"),
 ) -> None:
-    """Score the input and each checkpoint per category on SPLIT; builds the split's pairs, and its vectors for each checkpoint, if needed."""
+    """Score the input and each checkpoint per category on SPLIT; builds the split's pairs, and its vectors for a checkpoint, if needed."""
     split_obj, pairs = build_split_pairs(split, data_root, cache_dir, seed=seed, max_side=max_side)
     models = {"input": identity}
     console.print("input: the degraded images as they are")

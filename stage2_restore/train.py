@@ -101,7 +101,9 @@ def default_run_dir(config: TrainConfig) -> Path:
     return RUNS_DIR / f"{config.split.replace(':', '-').replace('/', '-')}-{config.restorer.descriptor}"
 
 
-def plan_run(overrides: dict, config_file: str | Path | None = None, out: str | Path | None = None, resume: bool = False) -> tuple[TrainConfig, Path]:
+def plan_run(
+    overrides: dict, config_file: str | Path | None = None, out: str | Path | None = None, resume: bool = False
+) -> tuple[TrainConfig, Path]:
     """(config, run folder) of `restore-train run`: defaults or --config, then the flags.
 
     The run folder is --out, else default_run_dir of that config. A resumed run starts from its
@@ -376,7 +378,7 @@ def export_checkpoint(run: str | Path, out: str | Path, half: bool = True) -> Pa
     run, out = Path(run), Path(out)
     folder = checkpoint_folder(run)
     if not (folder / BINDING_FILE).is_file():
-        raise ConfigError(f"{run}: no {BINDING_FILE}, so the vectors it reads are unknown; export a checkpoint written by restore-train run")
+        raise ConfigError(f"{run}: no {BINDING_FILE}, so the vectors it reads are unknown; export a checkpoint of restore-train run")
     refuse_foreign_folder(out, EXPORTED_FILES, "export")
     model = Restorer.from_pretrained(folder)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")

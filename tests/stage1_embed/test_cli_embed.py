@@ -109,7 +109,8 @@ def test_build_under_torchrun_splits_the_shards_between_processes(tmp_path, prom
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "stage1_embed.cli", "build",
                "--split", f"folder:{photos}", "--encoder", "local", "--prompter", str(prompter_dir), "--cache-dir", str(cache),
                "--rows-per-shard", "8"]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"})
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "[0/2]" in result.stdout and "[1/2]" in result.stdout  # each process built its own half of the plan
     [folder] = [p for p in (cache / "folder-photos").iterdir() if p.name.startswith("local-")]

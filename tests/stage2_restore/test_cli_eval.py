@@ -10,7 +10,8 @@ def test_eval_builds_pairs_prints_the_table_and_writes_the_csv(tmp_path, bad_fil
         write_photo(photos / f"p{index}.png", 20, 28, seed=index)
     (photos / "broken.png").write_bytes(bad_files["truncated"].read_bytes())
     # No --checkpoint and no runs/ here: the input and the shipped restorer, whose vectors stage one makes first.
-    result = run_cli("restore-eval", f"folder:{photos}", "--cache-dir", str(tmp_path / "cache"), "--report", str(tmp_path / "m.csv"), cwd=tmp_path)
+    cache = ("--cache-dir", str(tmp_path / "cache"))
+    result = run_cli("restore-eval", f"folder:{photos}", *cache, "--report", str(tmp_path / "m.csv"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "22 pairs" in result.stdout and "average" in result.stdout
     assert "input: the degraded images" in result.stdout and "shipped: the shipped restorer" in result.stdout
