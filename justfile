@@ -57,7 +57,7 @@ bench *ARGS: setup
     .venv/bin/restore-embed build --split demo --encoder local > /dev/null  # the training benchmarks read this cache
     .venv/bin/python -m stage1_embed.bench --out cache/bench/stage1.json {{ARGS}}
     .venv/bin/python -m stage2_restore.bench run --out cache/bench/stage2.json {{ARGS}}
-    .venv/bin/python -m shared.benchmarks cache/bench/stage1.json cache/bench/stage2.json -o BENCHMARKS.md --command "just bench {{ARGS}}"
+    .venv/bin/python -m stage2_restore.bench_report cache/bench/stage1.json cache/bench/stage2.json -o BENCHMARKS.md --command "just bench {{ARGS}}"
     echo "bench finished in $((SECONDS - start)) s"
 
 # Start the web app on http://127.0.0.1:8501

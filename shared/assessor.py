@@ -23,10 +23,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from shared.config import config_from_dict, save_config
+from shared.contract import LABELS
 from shared.errors import ConfigError
 from shared.fileio import atomic_path
 
-LABELS = ("low", "haze", "rain", "snow", "noise", "blur")
 SHIPPED_ASSESSOR = Path(__file__).parent / "weights" / "assessor"
 
 

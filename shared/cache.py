@@ -5,6 +5,9 @@ Layout: cache/<split>/<embedder>-<fingerprint id>/
     shard-KKKKK-of-NNNNN.h5          rows [K*rows_per_shard, (K+1)*rows_per_shard) of the split
     manifest.json                    the merged index, rewritten after every build
 
+What the stages agree on (label names, keys, the Fingerprint) is shared/contract.py; the names
+are re-exported here for the code that imports them from the cache.
+
 Each shard holds, per row: `id` ("<image_id>/<category>"), `embedding` (float16, chunked),
 `prompt`, `labels` (uint8 presence of LABEL_NAMES), `severity` (float16) and `manifest_row` (the
 pair's JSON), and carries the fingerprint in its attributes. Shards are written to a temp file
@@ -13,7 +16,6 @@ and renamed, so a shard on disk is always whole; a killed build resumes at the f
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,54 +24,16 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from shared import __version__
-from shared.assessor import LABELS as LABEL_NAMES
-from shared.config import config_from_dict
-from shared.errors import RestoreError
+from shared.contract import LABELS as LABEL_NAMES
+from shared.contract import PHOTO_CATEGORY, SCHEMA_VERSION, Failure, Fingerprint, cache_key, photo_image_id
+from shared.errors import CacheError
 from shared.fileio import atomic_path, atomic_write_text
 
-SCHEMA_VERSION = 1
+__all__ = ["LABEL_NAMES", "PHOTO_CATEGORY", "SCHEMA_VERSION", "CacheError", "Failure", "Fingerprint", "cache_key", "photo_image_id"]
+
 FINGERPRINT_FILE = "fingerprint.json"
 MANIFEST_FILE = "manifest.json"
 _STRING = h5py.string_dtype("utf-8")
-
-
-class CacheError(RestoreError):
-    """A cache is missing, incomplete, corrupt, or was built by something else."""
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """Everything that determines the vectors: a cache is reused only when all of it matches."""
-
-    embedder: str
-    weights_revision: str
-    prompt_template: str
-    prompter_hash: str
-    dim: int
-    dtype: str = "float16"
-    code_version: str = f"{__version__}+schema{SCHEMA_VERSION}"
-
-    @property
-    def id(self) -> str:
-        """12 hex digits of the SHA-256 of the canonical JSON."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
-
-    @property
-    def directory_name(self) -> str:
-        return f"{self.embedder}-{self.id}"
-
-    def differences(self, other: Fingerprint) -> list[str]:
-        """Human-readable fields that differ, e.g. "embedder: local != e5v"."""
-        mine, theirs = asdict(self), asdict(other)
-        return [f"{k}: {str(mine[k])[:60]} != {str(theirs[k])[:60]}" for k in mine if mine[k] != theirs[k]]
-
-    @classmethod
-    def from_json(cls, text: str, source: str) -> Fingerprint:
-        try:
-            return config_from_dict(cls, json.loads(text), source)
-        except json.JSONDecodeError as exc:
-            raise CacheError(f"{source}: fingerprint is not valid JSON ({exc.msg}); rebuild the cache") from None
 
 
 @dataclass(frozen=True)
@@ -82,20 +46,6 @@ class EmbeddingRecord:
     labels: np.ndarray
     severity: np.ndarray
     manifest_row: dict = field(default_factory=dict)
-
-
-def cache_key(image_id: str, category: str, variant: int = 0) -> str:
-    """The id of a degraded image in the cache (a split's first variant keeps the plain "image_id/category")."""
-    return f"{image_id}/{category}" + (f"/v{variant}" if variant else "")
-
-
-PHOTO_CATEGORY = "photo"
-"""The category of a user's own photo (no ground truth; its degradations are unknown until assessed)."""
-
-
-def photo_image_id(index: int) -> str:
-    """The image id of the index-th photo handed to `restore-embed photos` (how `restore` finds its vector)."""
-    return f"{index:06d}"
 
 
 def shard_name(index: int, count: int) -> str:
@@ -195,7 +145,7 @@ def write_fingerprint(directory: Path, fingerprint: Fingerprint) -> None:
             raise CacheError(f"{directory} holds another embedder's vectors ({'; '.join(existing.differences(fingerprint))}); never mixed")
         return
     directory.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(asdict(fingerprint), indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, fingerprint.to_json())
 
 
 def shard_count_of(directory: Path) -> int:
@@ -263,6 +213,11 @@ class EmbeddingCache:
 
     def __len__(self) -> int:
         return len(self._index)
+
+    def failures(self) -> list[Failure]:
+        """The images stage one could not embed (from the merged manifest)."""
+        manifest = json.loads((self.directory / MANIFEST_FILE).read_text())
+        return [Failure.from_dict(entry) for entry in manifest["failures"]]
 
     def __contains__(self, key: str) -> bool:
         return key in self._index

@@ -19,5 +19,9 @@ class ConfigError(RestoreError):
     """A config file or value is malformed or has unknown keys."""
 
 
+class CacheError(RestoreError):
+    """A cache is missing, incomplete, corrupt, or was built by something else."""
+
+
 class SplitError(RestoreError):
     """A split name is unknown, or its data root is missing or in the wrong layout."""

@@ -9,19 +9,15 @@ shard in progress. Unreadable images are recorded in their shard and skipped.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from shared.cache import (
-    PHOTO_CATEGORY,
-    CacheError,
     EmbeddingRecord,
-    Fingerprint,
     check_shard,
-    photo_image_id,
     plan_shards,
     shard_count_of,
     shard_name,
@@ -29,7 +25,8 @@ from shared.cache import (
     write_manifest,
     write_shard,
 )
-from shared.errors import ImageReadError
+from shared.contract import PHOTO_CATEGORY, Failure, Fingerprint, photo_image_id
+from shared.errors import CacheError, ImageReadError
 from shared.image_io import load_image
 from shared.pairs import PairRow
 from stage1_embed.labels import parse_steering, prompt_of
@@ -71,7 +68,7 @@ def embed_rows(
                 images.append(load_image(row.degraded).rgb)
                 batch.append(row)
             except ImageReadError as exc:
-                failures.append({"id": row.key, "error": str(exc)})
+                failures.append(Failure(row.key, str(exc)).to_dict())
         if not batch:
             continue
         assessment = prompter.assess(images)
@@ -135,6 +132,24 @@ def build_embeddings(
             on_progress(done, total)
     complete = write_manifest(directory)["complete"]
     return BuildReport(directory, images, built, reused, replaced, failures, time.perf_counter() - start, complete, shard_bytes)
+
+
+def worker_from_environment(environ: Mapping[str, str]) -> tuple[int, int]:
+    """(K, N) of this process when a launcher started several: torchrun's RANK/WORLD_SIZE, or a Slurm
+    array's SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT (ids counted from SLURM_ARRAY_TASK_MIN); else (0, 1)."""
+    if "WORLD_SIZE" in environ:
+        return int(environ.get("RANK", "0")), int(environ["WORLD_SIZE"])
+    if "SLURM_ARRAY_TASK_COUNT" in environ:
+        task = int(environ["SLURM_ARRAY_TASK_ID"]) - int(environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+        return task, int(environ["SLURM_ARRAY_TASK_COUNT"])
+    return 0, 1
+
+
+def device_from_environment(environ: Mapping[str, str]) -> str | None:
+    """cuda:LOCAL_RANK under torchrun on a GPU node, so each process of the node takes its own GPU; else None (the default)."""
+    import torch
+
+    return f"cuda:{int(environ['LOCAL_RANK'])}" if "LOCAL_RANK" in environ and torch.cuda.is_available() else None
 
 
 def photo_rows(paths: Sequence[str | Path]) -> list[PairRow]:

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from shared.assessor import SHIPPED_ASSESSOR
 from shared.cli import build_split_pairs, console, error_console, progress_bar, run_app
 
 app = typer.Typer(help="Stage one: degraded/clean pairs and their embeddings.", no_args_is_help=True, add_completion=False)
@@ -108,13 +107,13 @@ QUANT_HELP = "E5-V loading: auto (4bit on GPU, none on CPU), 4bit, 8bit, none"
 PROMPTER_HELP = "Pseudo-prompt generator folder (default: the shipped one)"
 
 
-def _load_models(encoder: str, model: str | None, quant: str, prompter: Path | None):
+def _load_models(encoder: str, model: str | None, quant: str, prompter: Path | None, device: str | None = None):
     """(prompt generator, embedder, fingerprint), saying which encoder was chosen and why."""
     from stage1_embed.embedders import create_embedder, fingerprint_of
     from stage1_embed.prompter import PromptGenerator
 
     generator = PromptGenerator.from_pretrained(prompter) if prompter else PromptGenerator.from_pretrained()
-    embedder, reason = create_embedder(encoder, generator, model, quant)
+    embedder, reason = create_embedder(encoder, generator, model, quant, device)
     console.print(f"encoder: {reason}")
     return generator, embedder, fingerprint_of(embedder, generator)
 
@@ -127,20 +126,26 @@ def build(
     quant: str = typer.Option("auto", "--quant", help=QUANT_HELP),
     prompter: Path = typer.Option(None, "--prompter", help=PROMPTER_HELP),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
-    shard: str = typer.Option("0/1", "--shard", help="K/N: build every N-th shard starting at K (one worker of N)"),
+    shard: str = typer.Option(
+        None, "--shard", help="K/N: build every N-th shard from K (default: torchrun's RANK/WORLD_SIZE, a Slurm array's task, else 0/1)"
+    ),
     rows_per_shard: int = typer.Option(1024, "--rows-per-shard", min=1),
     data_root: str = typer.Option(None, "--data-root", help="Dataset root (default: $RESTORE_DATA)"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
 ) -> None:
     """Embed every degraded image of a split into HDF5 shards under CACHE_DIR/<split>/<fingerprint>/."""
+    import os
+
     from rich.table import Table
 
     from shared.cache import parse_shard_spec
-    from stage1_embed.build import build_embeddings
+    from stage1_embed.build import build_embeddings, device_from_environment, worker_from_environment
 
-    worker = parse_shard_spec(shard)
+    worker = parse_shard_spec(shard) if shard else worker_from_environment(os.environ)
+    shard = f"{worker[0]}/{worker[1]}"
+    device = device_from_environment(os.environ)
     split_obj, pairs = build_split_pairs(split, data_root, cache_dir)
-    generator, embedder, fingerprint = _load_models(encoder, model, quant, prompter)
+    generator, embedder, fingerprint = _load_models(encoder, model, quant, prompter, device)
     directory = Path(cache_dir) / split_obj.slug / fingerprint.directory_name
     with progress_bar(f"embed {split_obj.name} [{shard}]") as on_progress:
         report = build_embeddings(pairs.rows, generator, embedder, fingerprint, directory, worker, batch_size, rows_per_shard, on_progress)
@@ -267,18 +272,26 @@ def inspect(
         console.print(f"failures recorded: {len(json.loads(handle.attrs['failures']))}")
 
 
+PROMPTER_RUN = Path("runs") / "prompter"
+"""Never the shipped assessor: the shipped restorer's fingerprint names that prompter, so replacing it breaks `restore`."""
+PROMPTER_FILES = frozenset({"model.safetensors", "config.json", "train_config.json", "history.csv", "history.png"})
+
+
 @app.command("train-prompter")
 def train_prompter(
     train: str = typer.Option(..., "--train", help="Split of clean training photos, e.g. folder:../shared/data/train/clean/bsds500-train"),
     val: str = typer.Option(..., "--val", help="Split of clean validation photos (model selection)"),
-    out: Path = typer.Option(SHIPPED_ASSESSOR, "--out", help="Where the weights go (default: the shipped ones)"),
+    out: Path = typer.Option(PROMPTER_RUN, "--out", help="Where the weights go (a new folder, or an earlier train-prompter output)"),
     epochs: int = typer.Option(30, "--epochs", min=1),
     seed: int = typer.Option(0, "--seed"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
 ) -> None:
     """Train the pseudo-prompt generator on composites of TRAIN (seed 0), select on VAL (seed 1)."""
     from shared.config import save_config
+    from shared.fileio import refuse_foreign_folder
     from stage1_embed.labels import PROMPTER_CATEGORIES
+
+    refuse_foreign_folder(out, PROMPTER_FILES, "train-prompter", "--out")
     from stage1_embed.train_prompter import PrompterTrainConfig, load_labelled, write_history
     from stage1_embed.train_prompter import train_prompter as run_training
 

@@ -11,10 +11,9 @@ import re
 
 import numpy as np
 
-from shared.assessor import LABELS
-from shared.degrade import CDD11_CATEGORIES, CLEAR, category_name, components_of
+from shared.contract import LABELS, WEATHER, category_of  # noqa: F401  (the stages' shared names, re-exported)
+from shared.degrade import CDD11_CATEGORIES, CLEAR, components_of
 
-WEATHER = ("low", "haze", "rain", "snow")
 CATEGORY_CLASSES = (CLEAR, *CDD11_CATEGORIES)
 """The 12 classes of the exact-match accuracy: clear plus CDD-11's eleven."""
 
@@ -56,11 +55,6 @@ def targets_of(category: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
             presence[index] = 1.0
             severity[index] = severity_of(component, params[component]) if component in params else 0.5
     return presence, severity
-
-
-def category_of(presence: np.ndarray) -> str:
-    """CDD-11-style class name of the weather labels present ('clear' if none); may be outside the 12."""
-    return category_name(label for label, on in zip(WEATHER, presence[: len(WEATHER)], strict=True) if on)
 
 
 def prompt_of(presence: np.ndarray, severity: np.ndarray) -> str:

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from shared.assessor import SHIPPED_ASSESSOR, AssessorNet, load_assessor, make_views, save_assessor, weights_hash
+from shared.contract import SHIPPED_PROMPTER
 from stage1_embed.labels import category_of, prompt_of
 
 
@@ -30,19 +31,22 @@ class Assessment:
 class PromptGenerator:
     """The trained assessor plus the prompt template: images in, pseudo-prompts out."""
 
-    def __init__(self, net: AssessorNet, weights_hash: str = "untrained"):
+    def __init__(self, net: AssessorNet, weights_hash: str = "untrained", locator: str = ""):
         self.net = net.eval()
         self.config = net.config
         self.weights_hash = weights_hash
+        self.locator = locator
+        """Where these weights live, for the cache fingerprint: SHIPPED_PROMPTER, a folder, or "" (never saved)."""
 
     @classmethod
     def from_pretrained(cls, directory: str | Path = SHIPPED_ASSESSOR) -> PromptGenerator:
         """Load an assessor folder (default: the shipped one)."""
-        return cls(load_assessor(directory), weights_hash(directory))
+        return cls(load_assessor(directory), weights_hash(directory), _locator(directory))
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write model.safetensors + config.json atomically."""
         self.weights_hash = save_assessor(self.net, directory)
+        self.locator = _locator(directory)
         return Path(directory)
 
     @torch.no_grad()
@@ -57,3 +61,9 @@ class PromptGenerator:
         severity = severity.numpy()
         prompts = [prompt_of(p, s) for p, s in zip(presence, severity, strict=True)]
         return Assessment(probabilities, presence, severity, features.numpy(), prompts)
+
+
+def _locator(directory: str | Path) -> str:
+    """SHIPPED_PROMPTER for the packaged weights (valid wherever the package is installed), else the absolute folder."""
+    folder = Path(directory).expanduser().resolve()
+    return SHIPPED_PROMPTER if folder == SHIPPED_ASSESSOR.resolve() else str(folder)

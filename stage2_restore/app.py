@@ -15,11 +15,11 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from shared.cache import PHOTO_CATEGORY, cache_key, photo_image_id
+from shared.contract import PHOTO_CATEGORY, cache_key, photo_image_id, read_binding
 from shared.errors import RestoreError
 from shared.image_io import IMAGE_SUFFIXES, load_image, to_uint8
 from shared.metrics import psnr, ssim
-from stage2_restore.network import Restorer, checkpoint_fingerprint
+from stage2_restore.network import Restorer
 from stage2_restore.photos import SHIPPED_RESTORER, embed_photos, restore_loaded
 
 MAX_MEGAPIXELS = 24  # the app restores on the server's CPU while the user waits; bigger photos belong to `restore`
@@ -37,7 +37,7 @@ def describe(data: bytes, suffix: str, checkpoint: str, prompt: str | None) -> t
         photo = Path(work) / f"upload{suffix}"
         photo.write_bytes(data)
         loaded = load_image(photo, max_pixels=MAX_MEGAPIXELS * 1_000_000)
-        cache = embed_photos([photo], checkpoint_fingerprint(checkpoint), Path(work), prompt)
+        cache = embed_photos([photo], read_binding(checkpoint), Path(work), prompt, str(checkpoint))
         record = cache[cache_key(photo_image_id(0), PHOTO_CATEGORY)]
         cache.close()
     return loaded.rgb, record

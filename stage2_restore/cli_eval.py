@@ -8,7 +8,17 @@ import typer
 from rich.table import Table
 
 from shared.cli import build_split_pairs, console, error_console, progress_bar, run_app
-from stage2_restore.evaluate import checkpoint_model, identity, limit_images, score_pairs, summarize, write_grid, write_report
+from stage2_restore.evaluate import (
+    checkpoint_model,
+    contenders,
+    embed_split_for,
+    identity,
+    limit_images,
+    score_pairs,
+    summarize,
+    write_grid,
+    write_report,
+)
 
 app = typer.Typer(add_completion=False)
 
@@ -16,7 +26,9 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def evaluate(
     split: str = typer.Argument(..., help="lsdir-val, cdd11, demo, folder:PATH, ..."),
-    checkpoint: list[str] = typer.Option(None, "--checkpoint", help="[NAME=]PATH: a restorer checkpoint or run folder (repeatable)"),
+    checkpoint: list[str] = typer.Option(
+        None, "--checkpoint", help="[NAME=]PATH: a checkpoint or run folder (repeatable; default: the newest run and the shipped one)"
+    ),
     report: Path = typer.Option(None, "--report", help="Write the summary as CSV"),
     grid: Path = typer.Option(None, "--grid", help="Write input / each model / ground truth for a few images as PNG"),
     limit: int = typer.Option(None, "--limit", min=1, help="Only the first N photos of the split"),
@@ -26,14 +38,16 @@ def evaluate(
     seed: int = typer.Option(None, "--seed", help="Synthesis seed for splits built from clean photos"),
     max_side: int = typer.Option(None, "--max-side", help="Downscale larger photos when synthesizing (default 512); 0 keeps full size"),
 ) -> None:
-    """Score the input and each --checkpoint per category on SPLIT; builds the split's pairs if needed."""
+    """Score the input and each checkpoint per category on SPLIT; builds the split's pairs, and its vectors for a checkpoint, if needed."""
     split_obj, pairs = build_split_pairs(split, data_root, cache_dir, seed=seed, max_side=max_side)
     models = {"input": identity}
-    for spec in checkpoint or []:
-        given, _, path = spec.rpartition("=")
-        name, model = checkpoint_model(path, Path(cache_dir) / split_obj.slug, tile)
-        name = given or name
-        models[name if name not in models else f"{name}-{len(models)}"] = model
+    console.print("input: the degraded images as they are")
+    for contender in contenders(checkpoint or []):
+        console.print(f"{contender.name}: {contender.role}")
+        with console.status(f"stage one: embedding {split_obj.name} for {contender.name} (once)"):
+            if embed_split_for(contender.path, split_obj, cache_dir, data_root):
+                console.print(f"  embedded {split_obj.name} with {contender.name}'s embedder and prompter")
+        models[contender.name] = checkpoint_model(contender.path, Path(cache_dir) / split_obj.slug, tile)[1]
     rows = limit_images(pairs.rows, limit)
     with progress_bar(f"evaluate {split_obj.name}") as on_progress:
         scores, failures = score_pairs(rows, models, on_progress)

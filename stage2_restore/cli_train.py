@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -12,7 +11,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from shared.cli import console, run_app
-from shared.config import load_config
 
 app = typer.Typer(help="Stage two: train the restorer from the embedding cache.", no_args_is_help=True, add_completion=False)
 
@@ -20,7 +18,7 @@ app = typer.Typer(help="Stage two: train the restorer from the embedding cache."
 @app.command()
 def run(
     config_file: Path = typer.Option(None, "--config", help="A train_config.json to start from (flags override it)"),
-    split: str = typer.Option(None, "--split"),
+    split: str = typer.Option(None, "--split", help="Split whose pairs and embeddings to train on (default lsdir-train)"),
     cache: str = typer.Option(None, "--cache", help="Cache folder name under cache/<split>/ (default: the only one)"),
     steps: int = typer.Option(None, "--steps", min=1),
     batch_size: int = typer.Option(None, "--batch-size", min=1, help="Per process; global batch = this x processes"),
@@ -41,32 +39,14 @@ def run(
     """Train (or --resume) a restorer; checkpoints, log.csv and loss.png go to the run folder."""
     import torch
 
-    from stage2_restore.train import TrainConfig, train
+    from stage2_restore.train import plan_run, train
 
     if threads:
         torch.set_num_threads(threads)
-    default_run = Path("runs") / f"{(split or 'demo').replace(':', '-').replace('/', '-')}-{descriptor or 'dynamic'}"
-    saved = (out or default_run) / "train_config.json"
-    if config_file:
-        config = load_config(TrainConfig, config_file)
-    elif resume and saved.is_file():
-        config = load_config(TrainConfig, saved)  # a resumed run keeps its config; flags given still apply
-    else:
-        config = TrainConfig()
-    flat = {"split": split, "cache": cache, "steps": steps, "batch_size": batch_size, "crop": crop, "lr": lr, "seed": seed,
-            "checkpoint_every": checkpoint_every, "init_from": init_from, "data_root": data_root, "cache_dir": cache_dir}  # fmt: skip
-    config = dataclasses.replace(config, **{k: v for k, v in flat.items() if v is not None})
-    restorer = {k: v for k, v in {"descriptor": descriptor, "width": width}.items() if v is not None}
-    if init_from and not config_file and not resume:
-        from stage2_restore.network import Restorer
-
-        # Fine-tuning: the architecture is the starting checkpoint's unless a flag changes it.
-        config = dataclasses.replace(config, restorer=Restorer.from_pretrained(init_from).config)
-    if restorer:
-        config = dataclasses.replace(config, restorer=dataclasses.replace(config.restorer, **restorer))
-    if contrastive is not None:
-        config = dataclasses.replace(config, loss=dataclasses.replace(config.loss, contrastive_features=contrastive))
-    run_dir = out or Path("runs") / f"{config.split.replace(':', '-').replace('/', '-')}-{config.restorer.descriptor}"
+    flags = {"split": split, "cache": cache, "steps": steps, "batch_size": batch_size, "crop": crop, "lr": lr, "seed": seed,
+             "checkpoint_every": checkpoint_every, "init_from": init_from, "data_root": data_root, "cache_dir": cache_dir,
+             "descriptor": descriptor, "width": width, "contrastive": contrastive}  # fmt: skip
+    config, run_dir = plan_run(flags, config_file, out, resume)
     columns = (TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
     speaker = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 talks

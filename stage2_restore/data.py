@@ -14,17 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from shared.cache import LABEL_NAMES, EmbeddingCache, EmbeddingRecord
-from shared.degrade import CLEAR, category_name
+from shared.cache import EmbeddingCache, EmbeddingRecord
+from shared.contract import category_of
+from shared.degrade import CLEAR
 from shared.image_io import load_image
 from shared.pairs import PairRow
-
-WEATHER = ("low", "haze", "rain", "snow")
 
 
 def static_class_of(labels: np.ndarray, classes: Sequence[str]) -> int:
     """Index of the scene class the assessor's weather labels name ('other' when not a class)."""
-    name = category_name(label for label, on in zip(LABEL_NAMES, labels, strict=True) if on and label in WEATHER)
+    name = category_of(labels)
     return classes.index(name) if name in classes else classes.index("other")
 
 

@@ -7,6 +7,7 @@ CDD-11, so a category with more images does not dominate.
 from __future__ import annotations
 
 import csv
+import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.cache import CacheError, EmbeddingCache
+from shared.cache import MANIFEST_FILE, CacheError, EmbeddingCache
+from shared.contract import RUNS_DIR, cache_folder, checkpoint_name, newest_run, read_binding, run_stage_one
 from shared.degrade import CDD11_CATEGORIES
 from shared.errors import ImageReadError, RestoreError
 from shared.fileio import atomic_path
@@ -23,9 +25,10 @@ from shared.grid import labelled_grid
 from shared.image_io import load_image, save_image
 from shared.metrics import psnr, ssim
 from shared.pairs import PairRow
+from shared.splits import Split
 from stage2_restore.data import descriptor_inputs
 from stage2_restore.inference import restore_image
-from stage2_restore.network import Restorer, checkpoint_fingerprint
+from stage2_restore.network import SHIPPED_RESTORER, Restorer
 
 Model = Callable[[np.ndarray, PairRow], np.ndarray]
 """A restorer as the evaluator sees it: (degraded RGB, its manifest row) -> restored RGB."""
@@ -65,18 +68,16 @@ def identity(degraded: np.ndarray, row: PairRow) -> np.ndarray:
 
 def checkpoint_model(checkpoint: str | Path, split_cache: Path, tile: int = 512, overlap: int = 32) -> tuple[str, Model]:
     """(name, model) of a checkpoint, reading each image's vector from the split's cache of the same fingerprint."""
-    checkpoint = Path(checkpoint)
     restorer = Restorer.from_pretrained(checkpoint)
-    folder = checkpoint if (checkpoint / "cache.json").is_file() else checkpoint / "checkpoint"
-    name = folder.parent.name if folder.name == "checkpoint" else folder.name
-    fingerprint = checkpoint_fingerprint(checkpoint)
-    cache_folder = split_cache / fingerprint.directory_name
-    if not cache_folder.is_dir():
+    name = checkpoint_name(checkpoint)
+    fingerprint = read_binding(checkpoint)
+    folder = cache_folder(split_cache.parent, split_cache.name, fingerprint)
+    if not folder.is_dir():
         raise CacheError(
-            f"{cache_folder}: {name} was trained on {fingerprint.embedder} vectors (prompter {fingerprint.prompter_hash}); "
+            f"{folder}: {name} was trained on {fingerprint.embedder} vectors (prompter {fingerprint.prompter_hash}); "
             f"embed this split with the same embedder and prompter first (restore-embed build --split ...)"
         )
-    cache = EmbeddingCache(cache_folder, expected=fingerprint)
+    cache = EmbeddingCache(folder, expected=fingerprint)
     classes = restorer.config.static_classes
 
     def run(degraded: np.ndarray, row: PairRow) -> np.ndarray:
@@ -84,6 +85,47 @@ def checkpoint_model(checkpoint: str | Path, split_cache: Path, tile: int = 512,
         return restore_image(restorer, degraded, descriptor_inputs(record, classes), tile, overlap)
 
     return name, run
+
+
+@dataclass(frozen=True)
+class Contender:
+    """A checkpoint to score, under the name its report rows carry, and what it is (for the reader)."""
+
+    name: str
+    path: Path
+    role: str
+
+
+def contenders(specs: Sequence[str] = (), runs_dir: str | Path = RUNS_DIR) -> list[Contender]:
+    """The checkpoints of `restore-eval`: each --checkpoint [NAME=]PATH, or with none the newest run
+    under runs_dir (if any) and the shipped restorer. Names are made unique."""
+    found = []
+    for spec in specs:
+        given, _, path = spec.rpartition("=")
+        found.append(Contender(given or checkpoint_name(path), Path(path), f"--checkpoint {path}"))
+    if not specs:
+        run = newest_run(runs_dir)
+        if run is not None:
+            found.append(Contender(checkpoint_name(run), run, f"the newest run on this machine ({run})"))
+        found.append(Contender("shipped", SHIPPED_RESTORER, "the shipped restorer"))
+    names: set[str] = {"input"}
+    unique = []
+    for index, contender in enumerate(found, start=1):
+        name = contender.name if contender.name not in names else f"{contender.name}-{index}"
+        names.add(name)
+        unique.append(Contender(name, contender.path, contender.role))
+    return unique
+
+
+def embed_split_for(checkpoint: str | Path, split: Split, cache_dir: str | Path, data_root: str | Path | None = None) -> bool:
+    """Run stage one on `split` with the checkpoint's embedder and prompter unless its vectors are complete; True if it ran."""
+    fingerprint = read_binding(checkpoint)
+    manifest = cache_folder(cache_dir, split.slug, fingerprint) / MANIFEST_FILE
+    if manifest.is_file() and json.loads(manifest.read_text()).get("complete"):
+        return False
+    arguments = ["--split", split.name, "--cache-dir", str(cache_dir), *(["--data-root", str(data_root)] if data_root else [])]
+    run_stage_one(fingerprint, "build", arguments, source=str(checkpoint))
+    return True
 
 
 def limit_images(rows: Sequence[PairRow], count: int | None) -> list[PairRow]:

@@ -24,12 +24,13 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from shared.cache import CacheError, Fingerprint
 from shared.config import config_from_dict, save_config
+from shared.contract import checkpoint_folder
 from shared.degrade import CDD11_CATEGORIES, CLEAR
 from shared.errors import ConfigError
 from shared.fileio import atomic_path
 
+SHIPPED_RESTORER = Path(__file__).parent / "weights" / "restorer"
 STATIC_CLASSES = (CLEAR, *CDD11_CATEGORIES, "other")
 """OneRestore's 12 scene classes, plus one for combinations outside them (e.g. rain_snow)."""
 
@@ -242,9 +243,7 @@ class Restorer(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> Restorer:
         """Load model.safetensors + config.json (a checkpoint folder, or a run folder holding checkpoint/)."""
-        directory = Path(directory)
-        if not (directory / "config.json").is_file() and (directory / "checkpoint" / "config.json").is_file():
-            directory = directory / "checkpoint"
+        directory = checkpoint_folder(directory)
         weights, config_path = directory / "model.safetensors", directory / "config.json"
         if not weights.is_file() or not config_path.is_file():
             raise ConfigError(f"{directory}: not a restorer checkpoint (expected model.safetensors and config.json)")
@@ -262,18 +261,6 @@ class Restorer(nn.Module):
             save_file(state, str(tmp))
         save_config(self.config, directory / "config.json")
         return directory
-
-
-def checkpoint_fingerprint(checkpoint: str | Path) -> Fingerprint:
-    """The fingerprint of the vectors a checkpoint was trained on (its cache.json)."""
-    checkpoint = Path(checkpoint)
-    folder = checkpoint if (checkpoint / "cache.json").is_file() else checkpoint / "checkpoint"
-    path = folder / "cache.json"
-    if not path.is_file():
-        raise CacheError(
-            f"{checkpoint}: no cache.json, so the embedder it was trained with is unknown; export it with restore-train export"
-        )
-    return config_from_dict(Fingerprint, json.loads(path.read_text()), str(path))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,16 +1,12 @@
 """Restore a user's own photos: stage one embeds them (a subprocess), the shipped restorer does the rest.
 
-Stage two never imports stage one: it runs `python -m stage1_embed.cli photos` with the embedder
-the checkpoint was trained on, into a temporary folder, and reads the vectors back through the
-HDF5 cache schema, refusing them if their fingerprint is not the checkpoint's.
+Stage two never imports stage one: shared.contract runs `restore-embed photos` with the embedder,
+model and prompter the checkpoint's fingerprint names, into a temporary folder, and the vectors
+are read back through the HDF5 cache schema, refused if their fingerprint is not the checkpoint's.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -19,15 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.cache import MANIFEST_FILE, PHOTO_CATEGORY, CacheError, EmbeddingCache, EmbeddingRecord, Fingerprint, cache_key, photo_image_id
-from shared.errors import ConfigError, ImageReadError, ImageWriteError, RestoreError
+from shared.cache import EmbeddingCache, EmbeddingRecord
+from shared.contract import PHOTO_CATEGORY, Fingerprint, cache_folder, cache_key, photo_image_id, read_binding, run_stage_one
+from shared.errors import CacheError, ConfigError, ImageReadError, ImageWriteError
 from shared.grid import labelled_grid
 from shared.image_io import IMAGE_SUFFIXES, SAVE_FORMATS, load_image, save_image
 from stage2_restore.data import descriptor_inputs
 from stage2_restore.inference import restore_image
-from stage2_restore.network import Restorer, checkpoint_fingerprint
+from stage2_restore.network import SHIPPED_RESTORER, Restorer
 
-SHIPPED_RESTORER = Path(__file__).parent / "weights" / "restorer"
+__all__ = ["SHIPPED_RESTORER", "PhotoJob", "PhotoResult", "RestoreOptions", "embed_photos", "plan_jobs", "restore_photos"]
 COMPARE_SUFFIX = ".compare.png"
 
 
@@ -100,35 +97,21 @@ def plan_jobs(source: str | Path, output: str | Path) -> list[PhotoJob]:
     return [PhotoJob(p, output / p.relative_to(source).with_suffix(".png")) for p in files]
 
 
-def embed_photos(paths: Sequence[Path], fingerprint: Fingerprint, work_dir: Path, prompt: str | None = None) -> EmbeddingCache:
-    """Run stage one on `paths` with the checkpoint's embedder; photo i's vector is at cache_key(photo_image_id(i), PHOTO_CATEGORY)."""
+def embed_photos(
+    paths: Sequence[Path], fingerprint: Fingerprint, work_dir: Path, prompt: str | None = None, source: str = "checkpoint"
+) -> EmbeddingCache:
+    """Run stage one on `paths` with the models `fingerprint` names; photo i's vector is at cache_key(photo_image_id(i), PHOTO_CATEGORY)."""
     listing = work_dir / "photos.txt"
     listing.write_text("".join(f"{p.resolve()}\n" for p in paths))
-    command = [sys.executable, "-m", "stage1_embed.cli", "photos", "--list", str(listing), "--out", str(work_dir),
-               "--encoder", fingerprint.embedder]  # fmt: skip
-    if fingerprint.embedder == "e5v":
-        command += ["--model", fingerprint.weights_revision.split("@")[0]]
-    if prompt is not None:
-        command += ["--prompt", prompt]
-    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb"}
-    finished = subprocess.run(command, capture_output=True, text=True, env=env)
-    if finished.returncode != 0:
-        lines = [line for line in finished.stderr.splitlines() if line.strip()]
-        message = lines[-1].removeprefix("error: ") if lines else f"exit code {finished.returncode}"
-        raise RestoreError(f"stage one (restore-embed photos) failed: {message}")
-    folder = work_dir / fingerprint.directory_name
+    arguments = ["--list", str(listing), "--out", str(work_dir)] + (["--prompt", prompt] if prompt is not None else [])
+    run_stage_one(fingerprint, "photos", arguments, source)
+    folder = cache_folder(work_dir.parent, work_dir.name, fingerprint)
     if not folder.is_dir():
         made = next((p for p in work_dir.iterdir() if (p / "fingerprint.json").is_file()), None)
         if made is None:
             raise CacheError(f"stage one wrote no vectors into {work_dir}")
         folder = made
     return EmbeddingCache(folder, expected=fingerprint)
-
-
-def photo_failures(cache: EmbeddingCache) -> dict[str, str]:
-    """Stage one's per-photo failures, by cache id."""
-    manifest = json.loads((cache.directory / MANIFEST_FILE).read_text())
-    return {failure["id"]: failure["error"] for failure in manifest["failures"]}
 
 
 def restore_loaded(
@@ -154,7 +137,7 @@ def restore_photos(
 ) -> list[PhotoResult]:
     """Restore every job whose output is missing (or all, with overwrite); one bad photo never stops the rest."""
     options = options or RestoreOptions()
-    fingerprint = checkpoint_fingerprint(checkpoint)
+    fingerprint = read_binding(checkpoint)
     model = Restorer.from_pretrained(checkpoint)
     results: dict[PhotoJob, PhotoResult] = {}
     pending = []
@@ -165,8 +148,8 @@ def restore_photos(
             pending.append(job)
     if pending:
         with tempfile.TemporaryDirectory(prefix="restore-") as work:
-            cache = embed_photos([job.source for job in pending], fingerprint, Path(work), options.prompt)
-            failures = photo_failures(cache)
+            cache = embed_photos([job.source for job in pending], fingerprint, Path(work), options.prompt, str(checkpoint))
+            failures = {failure.id: failure.error for failure in cache.failures()}
             for index, job in enumerate(pending):
                 results[job] = _restore_one(model, cache, cache_key(photo_image_id(index), PHOTO_CATEGORY), failures, job, options)
                 if on_progress:

@@ -35,10 +35,11 @@ from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from shared.cache import EmbeddingCache, Fingerprint, read_fingerprint
-from shared.config import config_from_dict, config_to_dict, save_config
+from shared.cache import EmbeddingCache, read_fingerprint
+from shared.config import config_from_dict, config_to_dict, load_config, save_config
+from shared.contract import BINDING_FILE, CHECKPOINT_DIR, RUN_CONFIG_FILE, RUNS_DIR, Fingerprint, checkpoint_folder, write_binding
 from shared.errors import ConfigError, RestoreError
-from shared.fileio import atomic_path, atomic_write_text
+from shared.fileio import atomic_path, atomic_write_text, refuse_foreign_folder
 from shared.pairs import pairs_dir, read_pairs
 from shared.splits import resolve_split
 from stage2_restore.data import TrainingPairs
@@ -54,7 +55,7 @@ class TrainingDiverged(RestoreError):
 class TrainConfig:
     """Everything a run depends on; saved as train_config.json; CLI flags override fields."""
 
-    split: str = "demo"
+    split: str = "lsdir-train"
     data_root: str | None = None
     cache_dir: str = "cache"
     cache: str = ""
@@ -75,6 +76,50 @@ class TrainConfig:
     """A checkpoint whose weights start this run (fine-tuning); "" = random init."""
     loss: LossConfig = field(default_factory=LossConfig)
     restorer: RestorerConfig = field(default_factory=RestorerConfig)
+
+    def with_overrides(self, **overrides) -> TrainConfig:
+        """This config with the given flags applied; None means "not given".
+
+        Flags are flat (what `restore-train run` takes): the TrainConfig fields above, plus
+        `descriptor` and `width` (RestorerConfig) and `contrastive` (LossConfig.contrastive_features).
+        """
+        nested = {"descriptor": "restorer", "width": "restorer", "contrastive": "loss"}
+        given = {k: v for k, v in overrides.items() if v is not None}
+        top = {f.name for f in dataclasses.fields(self)} - {"loss", "restorer"}
+        unknown = sorted(set(given) - top - set(nested))
+        if unknown:
+            raise ConfigError(f"unknown training option(s) {', '.join(unknown)}; known: {', '.join(sorted(top | set(nested)))}")
+        restorer = {k: given.pop(k) for k in ("descriptor", "width") if k in given}
+        loss = {"contrastive_features": given.pop("contrastive")} if "contrastive" in given else {}
+        return dataclasses.replace(
+            self, **given, restorer=dataclasses.replace(self.restorer, **restorer), loss=dataclasses.replace(self.loss, **loss)
+        )
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    """runs/<split>-<descriptor>, e.g. runs/lsdir-train-dynamic."""
+    return RUNS_DIR / f"{config.split.replace(':', '-').replace('/', '-')}-{config.restorer.descriptor}"
+
+
+def plan_run(
+    overrides: dict, config_file: str | Path | None = None, out: str | Path | None = None, resume: bool = False
+) -> tuple[TrainConfig, Path]:
+    """(config, run folder) of `restore-train run`: defaults or --config, then the flags.
+
+    The run folder is --out, else default_run_dir of that config. A resumed run starts from its
+    saved config instead (flags still apply; train() refuses changes other than the step counts).
+    Fine-tuning (--init-from) keeps the starting checkpoint's architecture unless a flag changes it.
+    """
+    base = load_config(TrainConfig, config_file) if config_file else TrainConfig()
+    config = base.with_overrides(**overrides)
+    run = Path(out) if out else default_run_dir(config)
+    saved = run / RUN_CONFIG_FILE
+    if resume and not config_file and saved.is_file():
+        config = load_config(TrainConfig, saved).with_overrides(**overrides)
+    elif config.init_from and not config_file and not resume:
+        start = Restorer.from_pretrained(config.init_from).config
+        config = dataclasses.replace(base, restorer=start).with_overrides(**overrides)
+    return config, run
 
 
 @dataclass(frozen=True)
@@ -107,17 +152,17 @@ def find_cache(config: TrainConfig) -> Path:
     """The cache folder of the config's split: named, or the only one present."""
     split = resolve_split(config.split, config.data_root)
     folder = Path(config.cache_dir) / split.slug
+    build = " ".join(["restore-embed build --split", config.split, *(["--data-root", config.data_root] if config.data_root else []),
+                      *(["--cache-dir", config.cache_dir] if config.cache_dir != "cache" else [])])  # fmt: skip
     if config.cache:
         if not (folder / config.cache).is_dir():
-            raise ConfigError(f"{folder / config.cache}: no such cache; run restore-embed build --split {config.split}")
+            raise ConfigError(f"{folder / config.cache}: no such cache; run `{build}`")
         return folder / config.cache
     caches = sorted(p for p in folder.glob("*-*") if (p / "fingerprint.json").is_file())
-    if len(caches) != 1:
-        found = ", ".join(p.name for p in caches) or "none"
-        raise ConfigError(
-            f"{folder}: {len(caches)} embedding caches ({found}); "
-            + ("run restore-embed build first" if not caches else "pick one with --cache NAME")
-        )
+    if not caches:
+        raise ConfigError(f"{folder}: {config.split} has no embeddings yet; run `{build}` first (or train another split with --split)")
+    if len(caches) > 1:
+        raise ConfigError(f"{folder}: {len(caches)} embedding caches ({', '.join(p.name for p in caches)}); pick one with --cache NAME")
     return caches[0]
 
 
@@ -141,10 +186,10 @@ def _barrier(world: int) -> None:
 
 def save_checkpoint(run: Path, model: Restorer, ema: AveragedModel, optimizer, step: int, fingerprint: Fingerprint) -> Path:
     """Build the checkpoint in a temp folder, then swap it in: a kill leaves the old one or the new one."""
-    final, tmp, old = run / "checkpoint", run / f".checkpoint.tmp-{os.getpid()}", run / f".checkpoint.old-{os.getpid()}"
+    final, tmp, old = run / CHECKPOINT_DIR, run / f".checkpoint.tmp-{os.getpid()}", run / f".checkpoint.old-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     ema.module.save_pretrained(tmp)
-    atomic_write_text(tmp / "cache.json", json.dumps(dataclasses.asdict(fingerprint), indent=2) + "\n")
+    write_binding(tmp, fingerprint)
     training = tmp / "training"
     training.mkdir()
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(training / "weights.safetensors"))
@@ -160,7 +205,7 @@ def save_checkpoint(run: Path, model: Restorer, ema: AveragedModel, optimizer, s
 
 def checkpoint_step(run: Path) -> int | None:
     """Step of the run's checkpoint (recovering one caught mid-swap), or None."""
-    final = run / "checkpoint"
+    final = run / CHECKPOINT_DIR
     if not final.exists():
         for old in run.glob(".checkpoint.old-*"):
             os.replace(old, final)
@@ -170,7 +215,7 @@ def checkpoint_step(run: Path) -> int | None:
 
 
 def _prepare_run(run: Path, config: TrainConfig, resume: bool) -> None:
-    saved = run / "train_config.json"
+    saved = run / RUN_CONFIG_FILE
     step = checkpoint_step(run) if run.exists() else None
     if step is not None and not resume:
         raise ConfigError(f"{run} has a checkpoint at step {step}; pass --resume to continue it, or choose another --out")
@@ -223,7 +268,7 @@ def train(
 
     start_step = (checkpoint_step(run) or 0) if resume else 0
     if start_step:
-        training = run / "checkpoint" / "training"
+        training = run / CHECKPOINT_DIR / "training"
         model.load_state_dict(load_file(training / "weights.safetensors"))
         ema.load_state_dict(load_file(training / "ema.safetensors"))
         optimizer.load_state_dict(torch.load(training / "optimizer.pt", weights_only=True))
@@ -274,7 +319,7 @@ def train(
     if rank == 0:
         plot_log(log_path)
     _barrier(world)
-    return TrainResult(run / "checkpoint", model)
+    return TrainResult(run / CHECKPOINT_DIR, model)
 
 
 def plot_log(log_path: Path) -> Path:
@@ -308,30 +353,38 @@ def plot_log(log_path: Path) -> Path:
 def describe_run(run: str | Path) -> dict:
     """Config, checkpoint step and cache fingerprint of a run folder (for `restore-train show`)."""
     run = Path(run)
-    saved = run / "train_config.json"
+    saved = run / RUN_CONFIG_FILE
     if not saved.is_file():
         raise ConfigError(f"{run}: not a training run (no train_config.json)")
     info = {
         "config": config_to_dict(config_from_dict(TrainConfig, json.loads(saved.read_text()), str(saved))),
         "step": checkpoint_step(run),
     }
-    cache_json = run / "checkpoint" / "cache.json"
+    cache_json = run / CHECKPOINT_DIR / BINDING_FILE
     if cache_json.is_file():
         info["cache"] = json.loads(cache_json.read_text())
     return info
 
 
+EXPORTED_FILES = frozenset({"model.safetensors", "config.json", BINDING_FILE})
+
+
 def export_checkpoint(run: str | Path, out: str | Path, half: bool = True) -> Path:
-    """The shippable form of a run: EMA weights (fp16 by default), config.json and cache.json, nothing else."""
+    """The shippable form of a run: EMA weights (fp16 by default), config.json and cache.json, nothing else.
+
+    `out` may be new, empty, or an earlier export (only EXPORTED_FILES); a folder holding
+    anything else is refused, since replacing it would delete files export never wrote.
+    """
     run, out = Path(run), Path(out)
-    folder = run / "checkpoint" if (run / "checkpoint").is_dir() else run
-    if not (folder / "cache.json").is_file():
-        raise ConfigError(f"{run}: not a run or checkpoint folder (no cache.json)")
+    folder = checkpoint_folder(run)
+    if not (folder / BINDING_FILE).is_file():
+        raise ConfigError(f"{run}: no {BINDING_FILE}, so the vectors it reads are unknown; export a checkpoint of restore-train run")
+    refuse_foreign_folder(out, EXPORTED_FILES, "export")
     model = Restorer.from_pretrained(folder)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, half=half)
-    shutil.copy2(folder / "cache.json", tmp / "cache.json")
+    shutil.copy2(folder / BINDING_FILE, tmp / BINDING_FILE)
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
     return out

@@ -80,6 +80,8 @@ class E5VEmbedder:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.quant = ("4bit" if self.device.startswith("cuda") else "none") if quant == "auto" else quant
         path, self.weights_revision = resolve_model_path(model, revision)
+        # Where stage two finds these weights again: the folder as an absolute path, else the hub id (its cache is local).
+        self.locator = str(path.resolve()) if Path(model).expanduser().is_dir() else model
         self.processor = LlavaNextProcessor.from_pretrained(path, **PROCESSOR_FIXES)
         self.processor.tokenizer.padding_side = "left"  # the last position must be the prompt's last token
         compute = torch.bfloat16 if self.device.startswith("cuda") else torch.float32

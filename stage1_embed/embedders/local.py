@@ -41,6 +41,7 @@ class LocalEmbedder:
         hf_logging.disable_progress_bar()  # library code never prints; the CLI shows its own progress
 
         path = Path(text_model) if text_model else minilm_path()
+        self.locator = str(Path(text_model).expanduser().resolve()) if text_model else ""  # "" = the packaged MiniLM
         self.prompter = prompter
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.text_model = AutoModel.from_pretrained(path).eval()

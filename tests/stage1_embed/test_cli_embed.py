@@ -1,4 +1,12 @@
-from shared.cache import shard_name
+import os
+import subprocess
+import sys
+
+import torch
+
+from shared.assessor import SHIPPED_ASSESSOR
+from shared.cache import shard_name, verify_cache
+from stage1_embed.build import device_from_environment, worker_from_environment
 from tests.cli_helpers import run_cli
 from tests.conftest import write_photo
 
@@ -54,23 +62,20 @@ def test_train_then_evaluate_the_prompter(tmp_path):
     for name, count in (("train", 3), ("val", 2), ("eval", 2)):
         for i in range(count):
             write_photo(tmp_path / name / f"{name}{i}.png", 40, 48, seed=i)
-    out = tmp_path / "prompter"
+    out = tmp_path / "runs" / "prompter"  # the default: the shipped prompter is never replaced unless --out names it
     cache = ["--cache-dir", str(tmp_path / "cache")]
-    trained = run_cli(
-        "restore-embed",
-        "train-prompter",
-        "--train",
-        f"folder:{tmp_path / 'train'}",
-        "--val",
-        f"folder:{tmp_path / 'val'}",
-        "--epochs",
-        "1",
-        "--out",
-        str(out),
-        *cache,
-    )
+    shipped = {p.name: p.read_bytes() for p in SHIPPED_ASSESSOR.iterdir() if p.is_file()}
+    data = ["--train", f"folder:{tmp_path / 'train'}", "--val", f"folder:{tmp_path / 'val'}", "--epochs", "1", *cache]
+    trained = run_cli("restore-embed", "train-prompter", *data, cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert {p.name for p in out.iterdir()} >= {"model.safetensors", "config.json", "train_config.json", "history.csv", "history.png"}
+    assert {p.name: p.read_bytes() for p in SHIPPED_ASSESSOR.iterdir() if p.is_file()} == shipped
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("mine")
+    refused = run_cli("restore-embed", "train-prompter", *data, "--out", str(notes))
+    assert refused.returncode == 1 and "holds todo.txt, which train-prompter did not write" in refused.stderr
+    assert [p.name for p in notes.iterdir()] == ["todo.txt"]
     scored = run_cli(
         "restore-embed",
         "eval-prompter",
@@ -86,3 +91,28 @@ def test_train_then_evaluate_the_prompter(tmp_path):
     assert "all 12" in scored.stdout and "precision" in scored.stdout
     lines = (tmp_path / "p.csv").read_text().splitlines()
     assert lines[0] == "split,seed,metric,name,value" and any(",f1,blur," in line for line in lines)
+
+
+def test_workers_take_their_shard_from_the_launcher():
+    assert worker_from_environment({}) == (0, 1)
+    assert worker_from_environment({"RANK": "3", "WORLD_SIZE": "8", "LOCAL_RANK": "3"}) == (3, 8)
+    slurm = {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "4", "SLURM_ARRAY_TASK_COUNT": "3"}  # sbatch --array=4-6
+    assert worker_from_environment(slurm) == (1, 3)
+    assert device_from_environment({"LOCAL_RANK": "1"}) == ("cuda:1" if torch.cuda.is_available() else None)
+
+
+def test_build_under_torchrun_splits_the_shards_between_processes(tmp_path, prompter_dir):
+    photos = tmp_path / "photos"
+    for i in range(3):
+        write_photo(photos / f"p{i}.png", 24, 32, seed=i)
+    cache = tmp_path / "cache"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "stage1_embed.cli", "build",
+               "--split", f"folder:{photos}", "--encoder", "local", "--prompter", str(prompter_dir), "--cache-dir", str(cache),
+               "--rows-per-shard", "8"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[0/2]" in result.stdout and "[1/2]" in result.stdout  # each process built its own half of the plan
+    [folder] = [p for p in (cache / "folder-photos").iterdir() if p.name.startswith("local-")]
+    statuses = verify_cache(folder)
+    assert len(statuses) == 5 and all(s.state == "ok" for s in statuses)  # 3 photos x 11 categories in 8-row shards

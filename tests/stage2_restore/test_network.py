@@ -65,7 +65,7 @@ def test_save_and_load_round_trip(tmp_path):
         expected = model(image, embedding)
         assert torch.equal(Restorer.from_pretrained(tmp_path / "fp32")(image, embedding), expected)
         assert torch.allclose(Restorer.from_pretrained(tmp_path / "fp16")(image, embedding), expected, atol=2e-2)
-    with pytest.raises(ConfigError, match="not a restorer checkpoint"):
+    with pytest.raises(ConfigError, match="not a run or checkpoint folder"):
         Restorer.from_pretrained(tmp_path)
 
 

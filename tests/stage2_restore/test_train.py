@@ -13,18 +13,43 @@ import torch
 from safetensors.torch import load_file
 
 from shared.cache import CacheError, Fingerprint
+from shared.config import save_config
 from shared.errors import ConfigError
 from stage2_restore import losses
 from stage2_restore.evaluate import checkpoint_model, identity, score_pairs, summarize
 from stage2_restore.network import Restorer
-from stage2_restore.train import TrainingDiverged, describe_run, export_checkpoint, lr_at, train
-from tests.stage2_restore.conftest import FINGERPRINT, tiny_train_config, write_cache
+from stage2_restore.train import TrainConfig, TrainingDiverged, describe_run, export_checkpoint, lr_at, plan_run, train
+from tests.stage2_restore.conftest import FINGERPRINT, TINY_RESTORER, tiny_train_config, write_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(folder / "checkpoint" / "training" / "weights.safetensors")
+
+
+def test_flags_merge_into_the_config_and_the_run_folder_is_named_once(tmp_path):
+    config, run = plan_run({})
+    assert config == TrainConfig() and config.split == "lsdir-train" and run == Path("runs/lsdir-train-dynamic")
+    flags = {"split": "folder:/x/y", "descriptor": "static", "width": 16, "contrastive": "none", "steps": None}
+    config, run = plan_run(flags)
+    assert run == Path("runs/folder--x-y-static") and config.steps == TrainConfig().steps
+    assert (config.restorer.descriptor, config.restorer.width, config.loss.contrastive_features) == ("static", 16, "none")
+    with pytest.raises(ConfigError, match="unknown training option.*stepz"):
+        TrainConfig().with_overrides(stepz=3)
+
+    save_config(TrainConfig(split="demo", steps=7), tmp_path / "c.json")  # --config, then flags; the folder follows both
+    config, run = plan_run({"descriptor": "static"}, tmp_path / "c.json")
+    assert (config.split, config.steps, config.restorer.descriptor, run) == ("demo", 7, "static", Path("runs/demo-static"))
+    save_config(TrainConfig(split="demo", crop=64), tmp_path / "r" / "train_config.json")  # --resume reads the run's own
+    config, run = plan_run({"steps": 20}, out=tmp_path / "r", resume=True)
+    assert (config.split, config.crop, config.steps, run) == ("demo", 64, 20, tmp_path / "r")
+
+    Restorer(TINY_RESTORER).save_pretrained(tmp_path / "start")  # fine-tuning keeps the start's architecture ...
+    config, _ = plan_run({"init_from": str(tmp_path / "start")})
+    assert config.restorer == TINY_RESTORER
+    config, _ = plan_run({"init_from": str(tmp_path / "start"), "width": 16})  # ... unless a flag changes it
+    assert config.restorer == dataclasses.replace(TINY_RESTORER, width=16)
 
 
 def test_a_short_run_writes_a_loadable_checkpoint_log_and_curve(tmp_path, tiny_split, tiny_assessor):
@@ -159,5 +184,12 @@ def test_export_writes_the_shipped_form(tmp_path, tiny_split, tiny_assessor):
         full = Restorer.from_pretrained(tmp_path / "run")(image, embedding)
         half = Restorer.from_pretrained(out)(image, embedding)
     assert torch.allclose(full, half, atol=2e-2)
-    with pytest.raises(ConfigError, match="no cache.json"):
+    with pytest.raises(ConfigError, match="not a run or checkpoint folder"):
         export_checkpoint(tmp_path, tmp_path / "x")
+    export_checkpoint(tmp_path / "run", out)  # an earlier export is replaced
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match=r"mine holds notes.txt, which export did not write"):
+        export_checkpoint(tmp_path / "run", mine)
+    assert (mine / "notes.txt").read_text() == "keep me" and sorted(p.name for p in mine.iterdir()) == ["notes.txt"]

@@ -3,7 +3,7 @@
 
 import pytest
 
-from shared.benchmarks import e5v_memory, render
+from stage2_restore.bench_report import e5v_memory, render
 
 STAGE1 = {
     "quick": True,
@@ -42,3 +42,10 @@ def test_report_turns_measurements_into_ratios():
     assert "9.4 | 9 %" in text  # 2 x 47 GMAC/MP x 0.1 MP/s = 9.4 GFLOP/s of a 100 GFLOP/s peak
     assert "1.0 % at w16 128² b8" in text and "`just bench --quick`" in text
     assert "| 512² restore, seconds | torch.profiler | 3.00 | 2.00 |" in text
+
+
+def test_verdicts_follow_the_numbers_not_the_prose():
+    assert "under the 5 % budget, so the loader needs no worker processes" in render(STAGE1, STAGE2, "just bench")
+    slow_loader = {**STAGE2, "train": [{**STAGE2["train"][0], "data_fraction": 0.2}]}
+    assert "over the 5 % budget: the loader needs worker processes" in render(STAGE1, slow_loader, "just bench")
+    assert "channels_last (NHWC) oneDNN runs them 33 % faster" in render(STAGE1, STAGE2, "just bench")
