@@ -2,11 +2,13 @@
 
 Stage one trains it and words its output as pseudo-prompts; stage two uses its frozen trunk
 as the feature space of OneRestore's contrastive loss (ImageNet VGG-16 cannot be downloaded
-here). It looks at two views through one shared trunk: the whole frame resized to 128x128
-(global light and haze) and a 128x128 crop at native resolution (noise, blur, rain streaks,
-flakes, which a resize would wash out), each given with its high-pass residual. Mean, standard
-deviation and max pooling of both views feed a 128-d feature and two heads: presence logits and
-severities of LABELS.
+here). It looks through one shared trunk at the whole frame resized to 128x128 (global light
+and haze) and at `crops` 128x128 crops at native resolution spread over the frame (noise, blur,
+rain streaks, flakes, which a resize would wash out; thin and sparse, so one central crop can
+miss them), each given with its high-pass residual. Mean, standard deviation and max pooling of
+every view; the crops' evidence is pooled by mean and by max (a few streaks in one corner count),
+and feeds with the global view a 128-d feature and two heads: presence logits and severities of
+LABELS. Per-label temperatures, fitted on validation, calibrate the presence probabilities.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class AssessorConfig:
     feature_dim: int = 128
     view_size: int = 128
     threshold: float = 0.5
+    crops: int = 1
+    """Native-resolution crops per image (1: a single central crop, as the first release)."""
+    temperatures: tuple[float, ...] = (1.0,) * len(LABELS)
+    """Per-label logit temperatures fitted on validation: probability = sigmoid(logit / T)."""
 
 
 def _block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -52,14 +58,15 @@ def _block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class AssessorNet(nn.Module):
-    """Two views -> shared trunk -> mean/std pooling -> feature -> presence logits and severities."""
+    """Global view + crops -> shared trunk -> pooling -> feature -> presence logits and severities."""
 
     def __init__(self, config: AssessorConfig = AssessorConfig()):
         super().__init__()
         self.config = config
         widths = (6, *config.widths)
         self.trunk = nn.Sequential(*[_block(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True)])
-        self.project = nn.Sequential(nn.Linear(6 * widths[-1], config.feature_dim), nn.ReLU(inplace=True))
+        crop_stats = 1 if config.crops == 1 else 2
+        self.project = nn.Sequential(nn.Linear(3 * widths[-1] * (1 + crop_stats), config.feature_dim), nn.ReLU(inplace=True))
         self.presence = nn.Linear(config.feature_dim, len(LABELS))
         self.severity = nn.Linear(config.feature_dim, len(LABELS))
 
@@ -86,27 +93,54 @@ class AssessorNet(nn.Module):
         # Max pooling catches sparse evidence (a few flakes or streaks) that the mean dilutes.
         return torch.cat([features.mean(dim=(2, 3)), features.std(dim=(2, 3)), features.amax(dim=(2, 3))], dim=1)
 
-    def features(self, global_view: torch.Tensor, local_view: torch.Tensor) -> torch.Tensor:
-        """The 128-d image descriptor shared by both heads (and by the local embedder)."""
-        return self.project(torch.cat([self._pool(global_view), self._pool(local_view)], dim=1))
+    def features(self, global_view: torch.Tensor, crops: torch.Tensor) -> torch.Tensor:
+        """The 128-d image descriptor shared by both heads (and by the local embedder).
 
-    def forward(self, global_view: torch.Tensor, local_view: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        features = self.features(global_view, local_view)
+        global_view: B x 3 x S x S; crops: B x N x 3 x S x S.
+        """
+        batch, count = crops.shape[:2]
+        pooled = self._pool(crops.flatten(0, 1)).view(batch, count, -1)
+        local = pooled[:, 0] if self.config.crops == 1 else torch.cat([pooled.mean(dim=1), pooled.amax(dim=1)], dim=1)
+        return self.project(torch.cat([self._pool(global_view), local], dim=1))
+
+    def forward(self, global_view: torch.Tensor, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(presence logits before calibration, severities, features)."""
+        features = self.features(global_view, crops)
         return self.presence(features), torch.sigmoid(self.severity(features)), features
 
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Calibrated presence probabilities of `logits`."""
+        return torch.sigmoid(logits / torch.tensor(self.config.temperatures, dtype=logits.dtype))
 
-def make_views(image: np.ndarray, size: int, rng: np.random.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(global, local) 3 x size x size tensors of an HxWx3 float image; a random crop when `rng` is given."""
+
+def crop_origins(height: int, width: int, size: int, count: int, rng: np.random.Generator | None = None) -> list[tuple[int, int]]:
+    """Top-left corners of `count` size x size crops: random with `rng`, else a grid covering the frame (one: the centre)."""
+    if rng is not None:
+        return [(int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))) for _ in range(count)]
+    rows = max(1, int(round(np.sqrt(count * height / width))))
+    columns = max(1, -(-count // rows))
+    centres = [((r + 0.5) / rows, (c + 0.5) / columns) for r in range(rows) for c in range(columns)][:count]
+    return [(int(round(y * height - size / 2)), int(round(x * width - size / 2))) for y, x in centres]
+
+
+def make_views(image: np.ndarray, size: int, rng: np.random.Generator | None = None, crops: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """(global 3 x S x S, crops N x 3 x S x S) of an HxWx3 float image; random crops when `rng` is given."""
     tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)
     global_view = F.interpolate(tensor[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
     height, width = tensor.shape[1:]
     if height < size or width < size:
-        local_view = F.interpolate(tensor[None], size=(size, size), mode="nearest")[0]
-    else:
-        top = (height - size) // 2 if rng is None else int(rng.integers(0, height - size + 1))
-        left = (width - size) // 2 if rng is None else int(rng.integers(0, width - size + 1))
-        local_view = tensor[:, top : top + size, left : left + size]
-    return global_view.contiguous(), local_view.contiguous()
+        local = F.interpolate(tensor[None], size=(size, size), mode="nearest")[0]
+        return global_view.contiguous(), local[None].expand(crops, -1, -1, -1).contiguous()
+    origins = crop_origins(height, width, size, crops, rng)
+    origins = [(min(max(top, 0), height - size), min(max(left, 0), width - size)) for top, left in origins]
+    local = torch.stack([tensor[:, top : top + size, left : left + size] for top, left in origins])
+    return global_view.contiguous(), local.contiguous()
+
+
+def stack_views(images, size: int, crops: int, rng: np.random.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of views: (B x 3 x S x S, B x N x 3 x S x S)."""
+    views = [make_views(image, size, rng, crops) for image in images]
+    return torch.stack([v[0] for v in views]), torch.stack([v[1] for v in views])
 
 
 def save_assessor(net: AssessorNet, directory: str | Path) -> str:

@@ -9,8 +9,10 @@ What the stages agree on (label names, keys, the Fingerprint) is shared/contract
 are re-exported here for the code that imports them from the cache.
 
 Each shard holds, per row: `id` ("<image_id>/<category>"), `embedding` (float16, chunked),
-`prompt`, `labels` (uint8 presence of LABEL_NAMES), `severity` (float16) and `manifest_row` (the
-pair's JSON), and carries the fingerprint in its attributes. Shards are written to a temp file
+`prompt`, `labels` (uint8 presence of LABEL_NAMES), `severity` (float16), `probabilities` (float16:
+the prompter's calibrated presence probabilities, so `restore` can be conservative where it is
+unsure; shards written before it existed read back their labels as certainties) and
+`manifest_row` (the pair's JSON), and carries the fingerprint in its attributes. Shards are written to a temp file
 and renamed, so a shard on disk is always whole; a killed build resumes at the first missing one.
 """
 
@@ -46,6 +48,13 @@ class EmbeddingRecord:
     labels: np.ndarray
     severity: np.ndarray
     manifest_row: dict = field(default_factory=dict)
+    probabilities: np.ndarray | None = None
+    """Calibrated presence probabilities of LABEL_NAMES (None: the labels, taken as certain)."""
+
+    def confidence(self) -> np.ndarray:
+        """Probability that each label's decision (present or absent) is right."""
+        probabilities = self.labels.astype(np.float32) if self.probabilities is None else self.probabilities
+        return np.where(self.labels.astype(bool), probabilities, 1.0 - probabilities).astype(np.float32)
 
 
 def shard_name(index: int, count: int) -> str:
@@ -92,7 +101,13 @@ def write_shard(
         handle.create_dataset("labels", data=np.array([r.labels for r in records], np.uint8).reshape(-1, len(LABEL_NAMES)))
         handle.create_dataset("severity", data=np.array([r.severity for r in records], np.float16).reshape(-1, len(LABEL_NAMES)))
         handle.create_dataset("manifest_row", data=[json.dumps(r.manifest_row, sort_keys=True) for r in records], dtype=_STRING)
+        probabilities = [r.labels.astype(np.float32) if r.probabilities is None else r.probabilities for r in records]
+        handle.create_dataset("probabilities", data=np.array(probabilities, np.float16).reshape(-1, len(LABEL_NAMES)))
     return path
+
+
+def _probabilities(handle: h5py.File, rows) -> np.ndarray | None:
+    return handle["probabilities"][rows].astype(np.float32) if "probabilities" in handle else None
 
 
 @dataclass(frozen=True)
@@ -242,6 +257,7 @@ class EmbeddingCache:
             handle["labels"][row],
             handle["severity"][row].astype(np.float32),
             json.loads(handle["manifest_row"].asstr()[row]),
+            _probabilities(handle, row),
         )
 
     def __iter__(self) -> Iterator[EmbeddingRecord]:
@@ -250,11 +266,10 @@ class EmbeddingCache:
             with h5py.File(path, "r") as handle:
                 ids, prompts = handle["id"].asstr()[()], handle["prompt"].asstr()[()]
                 embeddings, labels, severity = handle["embedding"][()], handle["labels"][()], handle["severity"][()]
-                rows = handle["manifest_row"].asstr()[()]
+                rows, probabilities = handle["manifest_row"].asstr()[()], _probabilities(handle, ())
                 for i, key in enumerate(ids):
-                    yield EmbeddingRecord(
-                        key, embeddings[i].astype(np.float32), prompts[i], labels[i], severity[i].astype(np.float32), json.loads(rows[i])
-                    )
+                    yield EmbeddingRecord(key, embeddings[i].astype(np.float32), prompts[i], labels[i], severity[i].astype(np.float32),
+                                          json.loads(rows[i]), None if probabilities is None else probabilities[i])  # fmt: skip
 
     def close(self) -> None:
         for handle in self._handles.values():

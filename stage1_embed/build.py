@@ -72,16 +72,17 @@ def embed_rows(
         if not batch:
             continue
         assessment = prompter.assess(images)
-        presence, severity = assessment.presence, assessment.severity
+        presence, severity, probabilities = assessment.presence, assessment.severity, assessment.probabilities
         if steer is not None:
             steered = [parse_steering(steer, s) for s in severity]
             presence, severity = np.stack([p for p, _ in steered]), np.stack([s for _, s in steered])
+            probabilities = presence.astype(np.float32)  # the user's words are taken as certain
         prompts = [prompt_of(p, s) for p, s in zip(presence, severity, strict=True)]
         embeddings = embedder.embed(images, prompts, assessment.features)  # the assessor ran once, above
         for i, row in enumerate(batch):
             manifest_row = {**asdict(row), "degraded": str(row.degraded), "clean": str(row.clean) if row.clean else None}
             records.append(EmbeddingRecord(row.key, embeddings[i], prompts[i],
-                                           presence[i].astype(np.uint8), severity[i], manifest_row))  # fmt: skip
+                                           presence[i].astype(np.uint8), severity[i], manifest_row, probabilities[i]))  # fmt: skip
     return records, failures
 
 

@@ -274,47 +274,65 @@ def inspect(
 
 PROMPTER_RUN = Path("runs") / "prompter"
 """Never the shipped assessor: the shipped restorer's fingerprint names that prompter, so replacing it breaks `restore`."""
-PROMPTER_FILES = frozenset({"model.safetensors", "config.json", "train_config.json", "history.csv", "history.png"})
+PROMPTER_FILES = frozenset({"model.safetensors", "config.json", "train_config.json", "history.csv", "history.png", "reliability.png"})
 
 
 @app.command("train-prompter")
 def train_prompter(
-    train: str = typer.Option(..., "--train", help="Split of clean training photos, e.g. folder:../shared/data/train/clean/bsds500-train"),
-    val: str = typer.Option(..., "--val", help="Split of clean validation photos (model selection)"),
+    train: str = typer.Option(..., "--train", help="Split of clean training photos, e.g. folder:A,B (every training folder)"),
+    val: str = typer.Option(..., "--val", help="Split of clean validation photos (in-distribution; also fits the temperatures)"),
+    heldout_val: str = typer.Option(None, "--heldout-val", help="Also select on this split (e.g. heldout:PATH, unseen families)"),
     out: Path = typer.Option(PROMPTER_RUN, "--out", help="Where the weights go (a new folder, or an earlier train-prompter output)"),
     epochs: int = typer.Option(30, "--epochs", min=1),
+    steps_per_epoch: int = typer.Option(None, "--steps-per-epoch", min=1, help="Batches per epoch (default: one pass)"),
+    variants: int = typer.Option(1, "--variants", min=1, help="Variants per (photo, category) of the training split"),
+    per_image: int = typer.Option(None, "--per-image", help="Degraded categories per photo and variant (default: all)"),
+    crops: int = typer.Option(4, "--crops", min=1, help="Native-resolution crops per image"),
+    init_from: Path = typer.Option(None, "--init-from", help="Start from this assessor folder (its trunk)"),
+    lr: float = typer.Option(2e-3, "--lr"),
     seed: int = typer.Option(0, "--seed"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
 ) -> None:
-    """Train the pseudo-prompt generator on composites of TRAIN (seed 0), select on VAL (seed 1)."""
+    """Train the pseudo-prompt generator on composites of TRAIN (seed 0), select on VAL (seed 1), calibrate on VAL."""
+    import dataclasses
+
+    from shared.assessor import AssessorConfig
     from shared.config import save_config
     from shared.fileio import refuse_foreign_folder
     from stage1_embed.labels import PROMPTER_CATEGORIES
 
     refuse_foreign_folder(out, PROMPTER_FILES, "train-prompter", "--out")
-    from stage1_embed.train_prompter import PrompterTrainConfig, load_labelled, write_history
-    from stage1_embed.train_prompter import train_prompter as run_training
+    from stage1_embed import train_prompter as recipe
 
-    config = PrompterTrainConfig(seed=seed, epochs=epochs)
+    config = recipe.PrompterTrainConfig(seed=seed, epochs=epochs, lr=lr, steps_per_epoch=steps_per_epoch,
+                                        init_from=str(init_from or ""), net=AssessorConfig(crops=crops))  # fmt: skip
     categories = ",".join(PROMPTER_CATEGORIES)
-    _, train_pairs = build_split_pairs(train, None, cache_dir, seed=0, categories=categories)
-    _, val_pairs = build_split_pairs(val, None, cache_dir, seed=1, categories=categories)
+    _, train_pairs = build_split_pairs(train, None, cache_dir, seed=0, categories=categories, variants=variants, per_image=per_image)
+    val_splits = {"val": (val, 1)} | ({"heldout_val": (heldout_val, 3)} if heldout_val else {})
     with progress_bar("load train images") as on_progress:
-        train_data = load_labelled(train_pairs.rows, on_progress)
-    with progress_bar("load val images") as on_progress:
-        val_data = load_labelled(val_pairs.rows, on_progress)
+        train_data = recipe.load_labelled(train_pairs.rows, on_progress)
+    vals = {}
+    for name, (split, split_seed) in val_splits.items():
+        _, pairs = build_split_pairs(split, None, cache_dir, seed=split_seed, categories=categories)
+        vals[name] = recipe.load_labelled(pairs.rows)
     with progress_bar("train") as on_progress:
-        generator, history = run_training(
-            train_data, val_data, config,
-            on_epoch=lambda log: console.print(f"epoch {log.epoch}: loss {log.loss:.4f}, val accuracy {log.val_accuracy:.4f}, "
-                                               f"val mean F1 {log.val_f1_mean:.4f} ({log.seconds:.0f} s)"),
+        generator, history = recipe.train_prompter(
+            train_data, vals, config,
+            on_epoch=lambda log: console.print(
+                f"epoch {log.epoch}: loss {log.loss:.4f}, val accuracy {log.val_accuracy:.4f} "
+                f"({', '.join(f'{k} {v:.4f}' for k, v in log.val_accuracies.items())}), mean F1 {log.val_f1_mean:.4f} ({log.seconds:.0f} s)"
+            ),
             on_step=on_progress,
         )  # fmt: skip
+    generator, before, after = recipe.calibrate(generator, vals["val"])
     generator.save_pretrained(out)
-    save_config(config, out / "train_config.json")
-    write_history(out / "history.csv", history)
+    save_config(dataclasses.replace(config, net=generator.config), out / "train_config.json")
+    recipe.write_history(out / "history.csv", history)
+    recipe.write_reliability_png(out / "reliability.png", {"before calibration": before, "after (per-label temperature)": after})
     best = max(history, key=lambda h: h.val_accuracy)
-    console.print(f"best epoch {best.epoch}: val exact-match accuracy {best.val_accuracy:.4f}; wrote {out}")
+    console.print(f"best epoch {best.epoch}: mean val exact-match accuracy {best.val_accuracy:.4f}; "
+                  f"temperatures {', '.join(f'{t:.2f}' for t in generator.config.temperatures)}; "
+                  f"val ECE {before.ece:.4f} -> {after.ece:.4f}; wrote {out}")  # fmt: skip
 
 
 @app.command("eval-prompter")
@@ -323,10 +341,12 @@ def eval_prompter(
     seed: int = typer.Option(1234, "--seed", help="Synthesis seed (evaluation composites use their own)"),
     prompter: Path = typer.Option(None, "--prompter", help="Generator folder (default: the shipped one)"),
     report: Path = typer.Option(None, "--report", help="Write the scores as CSV"),
+    confusion_png: Path = typer.Option(None, "--confusion", help="Write the 12-class confusion matrix as PNG"),
+    families: str = typer.Option(None, "--families", help="Generator families of the composites (default: the split's own)"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
     data_root: str = typer.Option(None, "--data-root"),
 ) -> None:
-    """Score the pseudo-prompt generator: 12-class exact-match accuracy, per-label precision/recall/F1."""
+    """Score the pseudo-prompt generator: 12-class exact-match accuracy, per-label precision/recall/F1, calibration."""
     import csv
 
     from rich.table import Table
@@ -334,13 +354,16 @@ def eval_prompter(
     from shared.fileio import atomic_path
     from stage1_embed.labels import LABELS, PROMPTER_CATEGORIES
     from stage1_embed.prompter import PromptGenerator
-    from stage1_embed.train_prompter import load_labelled, score_prompter
+    from stage1_embed.train_prompter import confusion, load_labelled, presence_logits, reliability, score_prompter, write_confusion_png
 
     generator = PromptGenerator.from_pretrained(prompter) if prompter else PromptGenerator.from_pretrained()
-    split_obj, pairs = build_split_pairs(split, data_root, cache_dir, seed=seed, categories=",".join(PROMPTER_CATEGORIES))
+    categories = ",".join(PROMPTER_CATEGORIES)
+    split_obj, pairs = build_split_pairs(split, data_root, cache_dir, seed=seed, categories=categories, families=families)
     with progress_bar(f"assess {split_obj.name}") as on_progress:
         data = load_labelled(pairs.rows, on_progress)
     scores = score_prompter(generator, data)
+    logits = presence_logits(generator, data)
+    calibration = reliability(1 / (1 + np.exp(-logits / np.asarray(generator.config.temperatures))), data.presence)
     table = Table(title=f"pseudo-prompt generator on {split_obj.name} (seed {seed})")
     for column in ("label", "precision", "recall", "F1"):
         table.add_column(column, justify="left" if column == "label" else "right")
@@ -354,7 +377,11 @@ def eval_prompter(
         per_category.add_row(category, f"{accuracy:.4f}")
     per_category.add_row("[bold]all 12[/bold]", f"[bold]{scores.category_accuracy:.4f}[/bold] ({scores.category_images} images)")
     console.print(per_category)
-    console.print(f"severity MAE on present labels: {scores.severity_mae:.4f}")
+    console.print(f"severity MAE on present labels: {scores.severity_mae:.4f}; expected calibration error {calibration.ece:.4f}")
+    if confusion_png:
+        classes, counts = confusion(generator, data)
+        write_confusion_png(confusion_png, classes, counts, f"{split_obj.name} (seed {seed}): exact match {scores.category_accuracy:.3f}")
+        console.print(f"wrote {confusion_png}")
     if report:
         with atomic_path(report) as tmp, open(tmp, "w", newline="") as handle:
             writer = csv.writer(handle)
@@ -365,6 +392,7 @@ def eval_prompter(
             for label in LABELS:
                 writer.writerow([split_obj.name, seed, "f1", label, f"{scores.f1[label]:.4f}"])
             writer.writerow([split_obj.name, seed, "severity_mae", "present_labels", f"{scores.severity_mae:.4f}"])
+            writer.writerow([split_obj.name, seed, "ece", "presence", f"{calibration.ece:.4f}"])
         console.print(f"wrote {report}")
 
 

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from shared.assessor import SHIPPED_ASSESSOR, AssessorNet, load_assessor, make_views, save_assessor, weights_hash
+from shared.assessor import SHIPPED_ASSESSOR, AssessorNet, load_assessor, save_assessor, stack_views, weights_hash
 from shared.contract import SHIPPED_PROMPTER
 from stage1_embed.labels import category_of, prompt_of
 
 
 @dataclass(frozen=True)
 class Assessment:
-    """What the generator says of a batch: presence probabilities, severities, prompts, features."""
+    """What the generator says of a batch: calibrated presence probabilities, severities, prompts, features."""
 
     probabilities: np.ndarray
     presence: np.ndarray
@@ -52,11 +52,8 @@ class PromptGenerator:
     @torch.no_grad()
     def assess(self, images: list[np.ndarray]) -> Assessment:
         """Assess a batch of HxWx3 float images (any sizes)."""
-        views = [make_views(image, self.config.view_size) for image in images]
-        global_views = torch.stack([v[0] for v in views])
-        local_views = torch.stack([v[1] for v in views])
-        logits, severity, features = self.net(global_views, local_views)
-        probabilities = torch.sigmoid(logits).numpy()
+        logits, severity, features = self.net(*stack_views(images, self.config.view_size, self.config.crops))
+        probabilities = self.net.probabilities(logits).numpy()
         presence = probabilities >= self.config.threshold
         severity = severity.numpy()
         prompts = [prompt_of(p, s) for p, s in zip(presence, severity, strict=True)]

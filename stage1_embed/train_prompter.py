@@ -1,22 +1,27 @@
-"""Train and score the pseudo-prompt generator on synthesized composites (read top to bottom).
+"""Train, calibrate and score the pseudo-prompt generator on synthesized composites (read top to bottom).
 
-Training and validation pairs come from shared.pairs (folder splits of clean photos degraded
-with PROMPTER_CATEGORIES); the best epoch by validation exact-match accuracy is kept. Never
-point it at evaluation photos: those only go through `score_prompter`.
+Training pairs come from the data engine (shared.pairs: every training photo, several variants,
+generator families drawn at random); each step samples images with clear ones weighted up (the
+clean night scenes, snowfields, sea and sky that must stay "clear") and takes fresh random
+crops. Validation sets (in-distribution, and leave-one-family-out from `heldout:`) pick the best
+epoch by their mean exact-match accuracy; the first one then fits per-label temperatures.
+Never point it at evaluation photos: those only go through `score_prompter`.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from shared.assessor import AssessorConfig, AssessorNet, make_views
+from shared.assessor import AssessorConfig, AssessorNet, load_assessor, stack_views
+from shared.degrade import CLEAR
 from shared.errors import ImageReadError
 from shared.fileio import atomic_path
 from shared.image_io import load_image
@@ -35,8 +40,14 @@ class PrompterTrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     severity_weight: float = 1.0
+    clear_weight: float = 3.0
+    """How much likelier a clear image is drawn than a degraded one (a split keeps clear once per photo)."""
+    steps_per_epoch: int | None = None
+    """Batches per epoch (None: one pass over the training images)."""
+    init_from: str = ""
+    """An assessor folder whose trunk (and heads where shapes match) start the run; "" = random."""
     categories: tuple[str, ...] = PROMPTER_CATEGORIES
-    net: AssessorConfig = AssessorConfig()
+    net: AssessorConfig = AssessorConfig(crops=4)
 
 
 @dataclass
@@ -121,38 +132,51 @@ class EpochLog:
     epoch: int
     loss: float
     val_accuracy: float
+    """Mean exact-match accuracy over the validation sets (what selects the epoch)."""
     val_f1_mean: float
     seconds: float
+    val_accuracies: dict = field(default_factory=dict)
+
+
+def _initial_net(config: PrompterTrainConfig) -> AssessorNet:
+    net = AssessorNet(config.net)
+    if config.init_from:
+        source = load_assessor(config.init_from).state_dict()
+        own = net.state_dict()
+        # The trunk carries over; a head whose input grew with more crops starts fresh.
+        net.load_state_dict({k: source[k] if k in source and source[k].shape == v.shape else v for k, v in own.items()})
+    return net
+
+
+def _sampling_weights(data: LabelledImages, clear_weight: float) -> np.ndarray:
+    weights = np.where(np.array(data.categories) == CLEAR, clear_weight, 1.0)
+    return weights / weights.sum()
 
 
 def train_prompter(
     train: LabelledImages,
-    val: LabelledImages,
+    vals: dict[str, LabelledImages],
     config: PrompterTrainConfig,
     on_epoch: Callable[[EpochLog], None] | None = None,
     on_step: Callable[[int, int], None] | None = None,
 ) -> tuple[PromptGenerator, list[EpochLog]]:
-    """Train with AdamW + cosine decay; return the best epoch's generator (by validation accuracy) and the log."""
+    """Train with AdamW + one-cycle; return the best epoch's generator (mean validation accuracy) and the log."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    net = AssessorNet(config.net)
+    net = _initial_net(config)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = max(1, len(train.images) // config.batch_size)
+    steps_per_epoch = config.steps_per_epoch or max(1, len(train.images) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.1)
+    weights = _sampling_weights(train, config.clear_weight)
     best_state, best_accuracy, history = None, -1.0, []
     for epoch in range(1, config.epochs + 1):
         start, losses = time.perf_counter(), []
         net.train()
-        order = rng.permutation(len(train.images))
         for step in range(steps_per_epoch):
-            batch = order[step * config.batch_size : (step + 1) * config.batch_size]
-            views = []
-            for i in batch:
-                image = train.images[i].astype(np.float32) / 255.0
-                if rng.random() < 0.5:
-                    image = image[:, ::-1]
-                views.append(make_views(image, config.net.view_size, rng))
-            logits, severity, _ = net(torch.stack([v[0] for v in views]), torch.stack([v[1] for v in views]))
+            batch = rng.choice(len(train.images), size=config.batch_size, p=weights)
+            images = [train.images[i].astype(np.float32) / 255.0 for i in batch]
+            images = [image[:, ::-1] if rng.random() < 0.5 else image for image in images]
+            logits, severity, _ = net(*stack_views(images, config.net.view_size, config.net.crops, rng))
             presence = torch.from_numpy(train.presence[batch])
             loss = F.binary_cross_entropy_with_logits(logits, presence)
             loss = loss + config.severity_weight * (
@@ -166,18 +190,143 @@ def train_prompter(
             if on_step:
                 on_step(step + 1, steps_per_epoch)
         net.eval()
-        scores = score_prompter(PromptGenerator(net), val)
-        log = EpochLog(
-            epoch, float(np.mean(losses)), scores.category_accuracy, float(np.mean(list(scores.f1.values()))), time.perf_counter() - start
-        )
+        scores = {name: score_prompter(PromptGenerator(net), data) for name, data in vals.items()}
+        accuracy = float(np.mean([s.category_accuracy for s in scores.values()]))
+        f1 = float(np.mean([np.mean(list(s.f1.values())) for s in scores.values()]))
+        log = EpochLog(epoch, float(np.mean(losses)), accuracy, f1, time.perf_counter() - start,
+                       {name: s.category_accuracy for name, s in scores.items()})  # fmt: skip
         history.append(log)
         if on_epoch:
             on_epoch(log)
-        if scores.category_accuracy > best_accuracy:
-            best_accuracy = scores.category_accuracy
+        if accuracy > best_accuracy:
+            best_accuracy = accuracy
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     net.load_state_dict(best_state)
     return PromptGenerator(net.eval()), history
+
+
+@torch.no_grad()
+def presence_logits(generator: PromptGenerator, data: LabelledImages, batch_size: int = 32) -> np.ndarray:
+    """Uncalibrated presence logits of every image (N x 6)."""
+    net, config, logits = generator.net, generator.config, []
+    for start in range(0, len(data.images), batch_size):
+        batch = [image.astype(np.float32) / 255.0 for image in data.images[start : start + batch_size]]
+        logits.append(net(*stack_views(batch, config.view_size, config.crops))[0].numpy())
+    return np.concatenate(logits) if logits else np.zeros((0, len(LABELS)), np.float32)
+
+
+def fit_temperatures(logits: np.ndarray, truth: np.ndarray) -> tuple[float, ...]:
+    """Per-label temperature minimising the validation log-loss (a grid over 0.25..8, log-spaced)."""
+    grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 97))
+    temperatures = []
+    for index in range(logits.shape[1]):
+        z, y = logits[:, index].astype(np.float64), truth[:, index].astype(np.float64)
+        losses = [np.mean(np.logaddexp(0, z / t) - y * z / t) for t in grid]
+        temperatures.append(float(grid[int(np.argmin(losses))]))
+    return tuple(temperatures)
+
+
+def calibrated(generator: PromptGenerator, temperatures: tuple[float, ...]) -> PromptGenerator:
+    """The same generator whose probabilities use `temperatures` (saved in its config.json)."""
+    net = generator.net
+    net.config = dataclasses.replace(net.config, temperatures=tuple(float(t) for t in temperatures))
+    return PromptGenerator(net, generator.weights_hash, generator.locator)
+
+
+def calibrate(generator: PromptGenerator, val: LabelledImages) -> tuple[PromptGenerator, Reliability, Reliability]:
+    """Fit per-label temperatures on `val`; return the calibrated generator and its reliability before and after."""
+    logits = presence_logits(generator, val)
+    before = reliability(1 / (1 + np.exp(-logits / np.asarray(generator.config.temperatures))), val.presence)
+    generator = calibrated(generator, fit_temperatures(logits, val.presence))
+    after = reliability(1 / (1 + np.exp(-logits / np.asarray(generator.config.temperatures))), val.presence)
+    return generator, before, after
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """Expected calibration error and the reliability curve of per-label presence probabilities."""
+
+    ece: float
+    bin_confidence: list[float]
+    bin_frequency: list[float]
+    bin_count: list[int]
+
+
+def reliability(probabilities: np.ndarray, truth: np.ndarray, bins: int = 10) -> Reliability:
+    """ECE over every (image, label) probability: |mean predicted - observed frequency| weighted by bin size."""
+    p, y = probabilities.ravel(), truth.ravel().astype(np.float64)
+    edges = np.linspace(0, 1, bins + 1)
+    index = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    confidence, frequency, count, ece = [], [], [], 0.0
+    for b in range(bins):
+        mask = index == b
+        count.append(int(mask.sum()))
+        confidence.append(float(p[mask].mean()) if mask.any() else float((edges[b] + edges[b + 1]) / 2))
+        frequency.append(float(y[mask].mean()) if mask.any() else float("nan"))
+        if mask.any():
+            ece += mask.mean() * abs(confidence[-1] - frequency[-1])
+    return Reliability(float(ece), confidence, frequency, count)
+
+
+def write_reliability_png(path, curves: dict[str, Reliability]) -> None:
+    """Reliability diagram: observed frequency vs predicted probability, one line per curve, ECE in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(4.5, 4.5))
+    axis.plot([0, 1], [0, 1], ":", color="grey", label="perfect")
+    for name, curve in curves.items():
+        keep = [i for i, n in enumerate(curve.bin_count) if n]
+        points = [curve.bin_confidence[i] for i in keep], [curve.bin_frequency[i] for i in keep]
+        axis.plot(*points, "o-", label=f"{name} (ECE {curve.ece:.3f})")
+    axis.set_xlabel("predicted presence probability")
+    axis.set_ylabel("observed frequency")
+    axis.legend(loc="upper left", fontsize=8)
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=100, format="png")
+    plt.close(figure)
+
+
+def confusion(generator: PromptGenerator, data: LabelledImages) -> tuple[list[str], np.ndarray]:
+    """(classes, counts[true, predicted]) over the 12 classes; predictions outside them count as "other"."""
+    classes = [*CATEGORY_CLASSES, "other"]
+    counts = np.zeros((len(CATEGORY_CLASSES), len(classes)), np.int64)
+    for start in range(0, len(data.images), 32):
+        batch = [image.astype(np.float32) / 255.0 for image in data.images[start : start + 32]]
+        for offset, presence in enumerate(generator.assess(batch).presence):
+            truth = data.categories[start + offset]
+            if truth not in CATEGORY_CLASSES:
+                continue
+            predicted = category_of(presence) if not presence[4:].any() else "other"
+            counts[CATEGORY_CLASSES.index(truth), classes.index(predicted if predicted in classes else "other")] += 1
+    return classes, counts
+
+
+def write_confusion_png(path, classes: list[str], counts: np.ndarray, title: str) -> None:
+    """Row-normalised confusion matrix (true class down, predicted across) with counts in the cells."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    figure, axis = plt.subplots(figsize=(9, 7))
+    axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    axis.set_xticks(range(len(classes)), classes, rotation=60, ha="right", fontsize=8)
+    axis.set_yticks(range(counts.shape[0]), classes[: counts.shape[0]], fontsize=8)
+    for (row, column), value in np.ndenumerate(counts):
+        if value:
+            axis.text(column, row, str(value), ha="center", va="center", fontsize=6, color="white" if rates[row, column] > 0.5 else "black")
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    axis.set_title(title, fontsize=9)
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=100, format="png")
+    plt.close(figure)
 
 
 def write_history(path, history: Sequence[EpochLog]) -> None:
@@ -187,18 +336,23 @@ def write_history(path, history: Sequence[EpochLog]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    names = list(history[0].val_accuracies) if history else []
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["epoch", "loss", "val_accuracy", "val_f1_mean", "seconds"])
+        writer.writerow(["epoch", "loss", "val_accuracy", "val_f1_mean", "seconds", *[f"val_accuracy_{n}" for n in names]])
         for log in history:
-            writer.writerow([log.epoch, f"{log.loss:.5f}", f"{log.val_accuracy:.4f}", f"{log.val_f1_mean:.4f}", f"{log.seconds:.1f}"])
+            writer.writerow([log.epoch, f"{log.loss:.5f}", f"{log.val_accuracy:.4f}", f"{log.val_f1_mean:.4f}", f"{log.seconds:.1f}",
+                             *[f"{log.val_accuracies[n]:.4f}" for n in names]])  # fmt: skip
     figure, left = plt.subplots(figsize=(6, 3.5))
     epochs = [h.epoch for h in history]
     left.plot(epochs, [h.loss for h in history], "o-", color="tab:blue", label="train loss")
     left.set_xlabel("epoch")
     left.set_ylabel("train loss", color="tab:blue")
     right = left.twinx()
-    right.plot(epochs, [h.val_accuracy for h in history], "s-", color="tab:green", label="val accuracy")
+    right.plot(epochs, [h.val_accuracy for h in history], "s-", color="tab:green", label="val accuracy (mean)")
+    for name in names:
+        right.plot(epochs, [h.val_accuracies[name] for h in history], ".--", label=name)
+    right.legend(loc="lower right", fontsize=7)
     right.set_ylabel("val exact-match accuracy", color="tab:green")
     figure.tight_layout()
     with atomic_path(str(path).removesuffix(".csv") + ".png") as tmp:

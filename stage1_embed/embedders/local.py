@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from shared.assessor import make_views
+from shared.assessor import stack_views
 from stage1_embed.embedders.e5v import EmbedderUnavailable
 from stage1_embed.prompter import PromptGenerator
 
@@ -68,8 +68,7 @@ class LocalEmbedder:
     def embed(self, images: list[np.ndarray], prompts: list[str], image_features: np.ndarray | None = None) -> np.ndarray:
         """float32 [N, 384 + 128] unit vectors; pass the prompter's `Assessment.features` to skip a second assessor pass."""
         if image_features is None:
-            size = self.prompter.config.view_size
-            views = [make_views(image, size) for image in images]
-            image_features = self.prompter.net.features(torch.stack([v[0] for v in views]), torch.stack([v[1] for v in views])).numpy()
+            config = self.prompter.config
+            image_features = self.prompter.net.features(*stack_views(images, config.view_size, config.crops)).numpy()
         image_part = F.normalize(torch.from_numpy(np.asarray(image_features, np.float32)), dim=-1).numpy()
         return (np.concatenate([self.embed_text(prompts), image_part], axis=1) / np.sqrt(2.0)).astype(np.float32)

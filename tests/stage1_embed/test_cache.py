@@ -113,3 +113,22 @@ def test_fingerprint_id_is_stable_and_sensitive():
     assert FINGERPRINT.id == Fingerprint("local", "minilm@abc", "template v1", "prompter123", dim=8).id
     assert FINGERPRINT.id != Fingerprint("local", "minilm@abc", "template v2", "prompter123", dim=8).id
     assert FINGERPRINT.directory_name.startswith("local-")
+
+
+def test_rows_carry_the_prompters_probabilities_and_older_shards_read_as_certain(tmp_path):
+    directory = tmp_path / "c"
+    write_fingerprint(directory, FINGERPRINT)
+    rows = records(0, 2)
+    unsure = EmbeddingRecord(rows[0].id, rows[0].embedding, rows[0].prompt, rows[0].labels, rows[0].severity, rows[0].manifest_row,
+                             np.array([0.6, 0.1, 0.0, 0.0, 0.3, 0.0], np.float32))  # fmt: skip
+    write_shard(directory / shard_name(0, 1), FINGERPRINT, [unsure, rows[1]], 2)
+    write_manifest(directory)
+    cache = EmbeddingCache(directory, expected=FINGERPRINT)
+    np.testing.assert_allclose(cache["img000/low"].confidence(), [0.6, 0.9, 1.0, 1.0, 0.7, 1.0], atol=1e-3)
+    assert [r.confidence().min() for r in cache] == pytest.approx([0.6, 1.0], abs=1e-3)
+    cache.close()
+    with h5py.File(directory / shard_name(0, 1), "a") as handle:  # a shard from before probabilities were stored
+        del handle["probabilities"]
+    old = EmbeddingCache(directory, expected=FINGERPRINT)
+    assert old["img000/low"].probabilities is None and old["img000/low"].confidence().tolist() == [1.0] * 6
+    old.close()

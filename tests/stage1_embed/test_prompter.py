@@ -2,12 +2,20 @@ import numpy as np
 import pytest
 import torch
 
-from shared.assessor import AssessorConfig, AssessorNet, make_views
+from shared.assessor import AssessorConfig, AssessorNet, crop_origins, make_views
 from shared.pairs import SynthesisConfig, build_pairs
 from shared.splits import resolve_split
 from stage1_embed.labels import LABELS
 from stage1_embed.prompter import PromptGenerator
-from stage1_embed.train_prompter import LabelledImages, PrompterTrainConfig, load_labelled, score_prompter, train_prompter
+from stage1_embed.train_prompter import (
+    LabelledImages,
+    PrompterTrainConfig,
+    fit_temperatures,
+    load_labelled,
+    reliability,
+    score_prompter,
+    train_prompter,
+)
 from tests.conftest import write_photo
 
 TINY = AssessorConfig(widths=(8, 16), feature_dim=16, view_size=32)
@@ -18,15 +26,48 @@ def test_parameter_budget():
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (17, 33), (300, 200)])
-def test_views_of_any_size(shape):
-    global_view, local_view = make_views(np.random.default_rng(0).random(shape + (3,)), 128)
-    assert global_view.shape == local_view.shape == (3, 128, 128)
+@pytest.mark.parametrize("crops", [1, 4])
+def test_views_of_any_size(shape, crops):
+    global_view, local_views = make_views(np.random.default_rng(0).random(shape + (3,)), 128, crops=crops)
+    assert global_view.shape == (3, 128, 128) and local_views.shape == (crops, 3, 128, 128)
 
 
-def test_local_view_is_a_native_resolution_crop():
+def test_one_crop_is_the_central_native_resolution_crop():
     image = np.random.default_rng(0).random((200, 300, 3)).astype(np.float32)
-    _, local_view = make_views(image, 64)
-    np.testing.assert_array_equal(local_view.permute(1, 2, 0).numpy(), image[68:132, 118:182])
+    _, local_views = make_views(image, 64)
+    np.testing.assert_array_equal(local_views[0].permute(1, 2, 0).numpy(), image[68:132, 118:182])
+
+
+def test_several_crops_spread_over_the_frame_see_what_the_central_one_misses():
+    """A single bright streak in the top-left quarter is inside one of four crops, not the central one."""
+    image = np.zeros((240, 360, 3), np.float32)
+    image[40:80, 90:92] = 1.0
+    _, one = make_views(image, 64, crops=1)
+    _, four = make_views(image, 64, crops=4)
+    assert one.max() == 0 and four.max() == 1
+    origins = crop_origins(240, 360, 64, 4)
+    assert len(set(origins)) == 4 and all(0 <= top <= 240 - 64 and 0 <= left <= 360 - 64 for top, left in origins)
+
+
+def test_max_pooling_over_crops_keeps_evidence_from_one_crop():
+    torch.manual_seed(0)
+    net = AssessorNet(AssessorConfig(widths=(8, 16), feature_dim=16, view_size=32, crops=4)).eval()
+    global_view, crops = torch.zeros(1, 3, 32, 32), torch.zeros(1, 4, 3, 32, 32)
+    streak = crops.clone()
+    streak[0, 3, :, :, 10] = 1.0  # one streak in the last crop only
+    with torch.no_grad():
+        assert not torch.allclose(net.features(global_view, crops), net.features(global_view, streak))
+
+
+def test_temperatures_calibrate_an_overconfident_label():
+    rng = np.random.default_rng(0)
+    truth = (rng.random((4000, 6)) < 0.5).astype(np.float32)
+    # Logits 4x too large: right 80 % of the time but near-certain every time.
+    logits = np.where(rng.random((4000, 6)) < 0.8, truth * 2 - 1, 1 - truth * 2) * 4.0 * rng.uniform(0.5, 1.5, (4000, 6))
+    temperatures = fit_temperatures(logits, truth)
+    before = reliability(1 / (1 + np.exp(-logits)), truth).ece
+    after = reliability(1 / (1 + np.exp(-logits / np.asarray(temperatures))), truth).ece
+    assert all(t > 2 for t in temperatures) and after < before / 3
 
 
 def test_save_and_reload_gives_the_same_assessment(tmp_path):
@@ -72,7 +113,7 @@ def test_training_learns_to_tell_dark_from_clear(tmp_path):
     rows = build_pairs(resolve_split(f"folder:{folder}"), tmp_path / "cache", config).rows
     data = load_labelled(rows)
     assert len(data.images) == 12 and data.presence.shape == (12, len(LABELS))
-    train_config = PrompterTrainConfig(epochs=40, batch_size=12, lr=1e-2, net=TINY)  # enough steps for BN statistics
-    generator, history = train_prompter(data, data, train_config)
+    train_config = PrompterTrainConfig(epochs=40, batch_size=12, lr=1e-2, net=TINY, clear_weight=1.0)  # enough steps for BN statistics
+    generator, history = train_prompter(data, {"val": data}, train_config)
     assert len(history) == 40 and history[-1].loss < history[0].loss
     assert score_prompter(generator, data).f1["low"] >= 0.9
