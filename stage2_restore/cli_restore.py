@@ -22,29 +22,33 @@ def restore(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace outputs that exist (kept by default)"),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="Restorer folder (default: the shipped one)"),
     tile: int = typer.Option(512, "--tile", help="Restore in tiles of this size (bounds memory on large photos)"),
+    keep_clear: float = typer.Option(0.8, "--keep-clear", help="Return a photo called clear with this confidence unchanged (>1: never)"),
 ) -> None:
     """Restore a photo (or every photo in a folder): detect its degradations, remove them, save."""
     from rich.table import Table
 
     from stage2_restore.photos import SHIPPED_RESTORER, RestoreOptions, plan_jobs, restore_photos
 
-    options = RestoreOptions(prompt=prompt, strength=strength, compare=compare, overwrite=overwrite, tile=tile)
+    options = RestoreOptions(prompt=prompt, strength=strength, compare=compare, overwrite=overwrite, tile=tile, keep_clear=keep_clear)
     jobs = plan_jobs(source, output)
     with progress_bar(f"restore {len(jobs)} photo{'s' * (len(jobs) != 1)}") as on_progress:
         results = restore_photos(jobs, checkpoint or SHIPPED_RESTORER, options, on_progress)
     table = Table(title="restore")
-    for column in ("photo", "pseudo-prompt" if prompt is None else "prompt (steered)", "size", "seconds", "output"):
+    for column in ("photo", "pseudo-prompt" if prompt is None else "prompt (steered)", "confidence", "size", "seconds", "output"):
         table.add_column(column, overflow="fold")
     for result in results:
-        if result.status == "restored":
+        if result.status in ("restored", "clear"):
             width, height = result.size
             shown = str(result.job.output) + (f"\n{result.compare}" if result.compare else "")
-            table.add_row(str(result.job.source), result.prompt, f"{width}x{height}", f"{result.seconds:.1f}", shown)
+            sure = f"{result.confidence:.2f}" + (" [yellow](unsure)[/yellow]" if result.confidence < options.keep_clear else "")
+            said = result.prompt + (" [green](left unchanged)[/green]" if result.status == "clear" else "")
+            table.add_row(str(result.job.source), said, sure, f"{width}x{height}", f"{result.seconds:.1f}", shown)
         elif result.status == "exists":
-            table.add_row(str(result.job.source), "", "", "", f"[yellow]kept existing[/yellow] {result.job.output}")
+            table.add_row(str(result.job.source), "", "", "", "", f"[yellow]kept existing[/yellow] {result.job.output}")
     console.print(table)
-    counts = {status: sum(r.status == status for r in results) for status in ("restored", "exists", "failed")}
-    console.print(f"{counts['restored']} restored, {counts['exists']} already there (kept), {counts['failed']} failed")
+    counts = {status: sum(r.status == status for r in results) for status in ("restored", "clear", "exists", "failed")}
+    console.print(f"{counts['restored']} restored, {counts['clear']} clear (written unchanged), "
+                  f"{counts['exists']} already there (kept), {counts['failed']} failed")  # fmt: skip
     if counts["exists"] and not overwrite:
         console.print("existing outputs were kept; pass --overwrite to replace them")
     for result in results:

@@ -40,8 +40,12 @@ class RestoreOptions:
     overwrite: bool = False
     tile: int = 512
     overlap: int = 32
+    keep_clear: float = 0.8
+    """A photo the prompter calls clear with at least this confidence in every label is returned as it is."""
 
     def __post_init__(self) -> None:
+        if not 0.5 <= self.keep_clear <= 1.01:
+            raise ConfigError(f"--keep-clear {self.keep_clear}: must be between 0.5 and 1 (above 1 never keeps a photo as is)")
         if not 0.0 <= self.strength <= 1.0:
             raise ConfigError(f"--strength {self.strength}: must be between 0 and 1")
         if self.tile < 64 or not 0 <= self.overlap < self.tile // 2:
@@ -58,11 +62,14 @@ class PhotoJob:
 
 @dataclass(frozen=True)
 class PhotoResult:
-    """What happened to one photo: status is "restored", "exists" (kept, not overwritten) or "failed"."""
+    """What happened to one photo: status is "restored", "clear" (confidently clean: written unchanged),
+    "exists" (kept, not overwritten) or "failed"."""
 
     job: PhotoJob
     status: str
     prompt: str = ""
+    confidence: float = 1.0
+    """The prompter's confidence in its least certain label decision (1 when steered)."""
     error: str = ""
     seconds: float = 0.0
     size: tuple[int, int] = (0, 0)
@@ -114,6 +121,11 @@ def embed_photos(
     return EmbeddingCache(folder, expected=fingerprint)
 
 
+def is_confidently_clear(record: EmbeddingRecord, threshold: float) -> bool:
+    """No degradation detected, and every label's absence at least `threshold` likely: leave the photo alone."""
+    return not record.labels.any() and float(record.confidence().min()) >= threshold
+
+
 def restore_loaded(
     model: Restorer, rgb: np.ndarray, record: EmbeddingRecord, strength: float = 1.0, tile: int = 512, overlap: int = 32
 ) -> np.ndarray:
@@ -163,14 +175,17 @@ def _restore_one(model: Restorer, cache: EmbeddingCache, key: str, failures: dic
         return PhotoResult(job, "failed", error=failures.get(key, f"{job.source}: stage one produced no vector"))
     start = time.perf_counter()
     record = cache[key]
+    confidence = float(record.confidence().min())
+    keep = options.prompt is None and is_confidently_clear(record, options.keep_clear)
     try:
         loaded = load_image(job.source)
-        restored = restore_loaded(model, loaded.rgb, record, options.strength, options.tile, options.overlap)
+        restored = loaded.rgb if keep else restore_loaded(model, loaded.rgb, record, options.strength, options.tile, options.overlap)
         save_image(job.output, restored, loaded.alpha, loaded.bit_depth)
         compare = None
         if options.compare:
             compare = job.output.with_name(job.output.stem + COMPARE_SUFFIX)
             save_image(compare, comparison_image(loaded.rgb, restored, record.prompt).astype(np.float32) / 255.0)
     except (ImageReadError, ImageWriteError, OSError) as exc:
-        return PhotoResult(job, "failed", record.prompt, error=str(exc))
-    return PhotoResult(job, "restored", record.prompt, seconds=time.perf_counter() - start, size=loaded.size, compare=compare)
+        return PhotoResult(job, "failed", record.prompt, confidence, error=str(exc))
+    status = "clear" if keep else "restored"
+    return PhotoResult(job, status, record.prompt, confidence, seconds=time.perf_counter() - start, size=loaded.size, compare=compare)

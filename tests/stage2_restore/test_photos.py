@@ -10,10 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
+from shared.cache import EmbeddingRecord
 from shared.errors import ConfigError
 from shared.image_io import load_image
 from stage2_restore.network import Restorer, RestorerConfig
-from stage2_restore.photos import SHIPPED_RESTORER, PhotoJob, RestoreOptions, plan_jobs, restore_photos
+from stage2_restore.photos import SHIPPED_RESTORER, PhotoJob, RestoreOptions, _restore_one, is_confidently_clear, plan_jobs, restore_photos
 from tests.cli_helpers import run_cli
 from tests.conftest import write_photo
 
@@ -69,7 +70,7 @@ def test_folder_run_keeps_formats_survives_a_bad_file_and_resumes(tmp_path, tiny
     (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
 
     jobs = plan_jobs(src, tmp_path / "out")
-    results = {r.job.source.name: r for r in restore_photos(jobs, tiny_checkpoint, RestoreOptions(compare=True))}
+    results = {r.job.source.name: r for r in restore_photos(jobs, tiny_checkpoint, RestoreOptions(compare=True, keep_clear=1.01))}
     assert {name: r.status for name, r in results.items()} == {
         "alpha.png": "restored", "broken.png": "failed", "deep.png": "restored", "plain.jpg": "restored", "rotated.jpg": "restored",
     }  # fmt: skip
@@ -108,12 +109,37 @@ def test_cli_reports_failures_exit_1_and_keeps_existing_outputs(tmp_path, tiny_c
     args = (str(src), "-o", str(tmp_path / "out"), "--checkpoint", str(tiny_checkpoint))
     first = run_cli("restore", *args)
     assert first.returncode == 1, first.stderr
-    assert "1 restored, 0 already there (kept), 1 failed" in first.stdout
+    assert "1 failed" in first.stdout and ("1 restored, 0 clear" in first.stdout or "0 restored, 1 clear" in first.stdout)
     assert "bad.jpg" in first.stderr and "Traceback" not in first.stderr
     second = run_cli("restore", *args)
-    assert "0 restored, 1 already there (kept), 1 failed" in second.stdout and "--overwrite" in second.stdout
+    assert "0 restored, 0 clear (written unchanged), 1 already there (kept), 1 failed" in second.stdout and "--overwrite" in second.stdout
 
     bad_prompt = run_cli("restore", str(src / "good.png"), "-o", str(tmp_path / "x.png"), "--checkpoint", str(tiny_checkpoint),
                          "--prompt", "make it pretty")  # fmt: skip
     assert bad_prompt.returncode != 0 and "names no degradation" in bad_prompt.stderr
     assert len(bad_prompt.stderr.strip().splitlines()) == 1
+
+
+def _record(labels, probabilities, dim=4):
+    return EmbeddingRecord("x/photo", np.full(dim, dim**-0.5, np.float32), "p", np.array(labels, np.uint8), np.zeros(6, np.float32), {},
+                           np.array(probabilities, np.float32))  # fmt: skip
+
+
+def test_only_a_confidently_clear_photo_is_left_alone():
+    assert is_confidently_clear(_record([0] * 6, [0.1, 0.05, 0.0, 0.0, 0.15, 0.0]), 0.8)
+    assert not is_confidently_clear(_record([0] * 6, [0.45, 0.05, 0.0, 0.0, 0.0, 0.0]), 0.8)  # unsure about low light
+    assert not is_confidently_clear(_record([1, 0, 0, 0, 0, 0], [0.99, 0.0, 0.0, 0.0, 0.0, 0.0]), 0.8)
+
+
+def test_a_photo_called_clear_is_written_back_unchanged_and_an_unsure_one_is_restored(tmp_path, tiny_checkpoint):
+    photo = write_photo(tmp_path / "p.png", 40, 56, seed=3)
+    model = Restorer.from_pretrained(tiny_checkpoint)
+    dim = model.config.embedding_dim
+    vectors = {"sure/photo": _record([0] * 6, [0.05] * 6, dim), "unsure/photo": _record([0] * 6, [0.4] + [0.05] * 5, dim)}
+    sure = _restore_one(model, vectors, "sure/photo", {}, PhotoJob(photo, tmp_path / "sure.png"), RestoreOptions())
+    assert sure.status == "clear" and sure.confidence == pytest.approx(0.95)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "sure.png")), np.asarray(Image.open(photo)))
+    unsure = _restore_one(model, vectors, "unsure/photo", {}, PhotoJob(photo, tmp_path / "unsure.png"), RestoreOptions())
+    assert unsure.status == "restored" and unsure.confidence == pytest.approx(0.6)
+    steered = _restore_one(model, vectors, "sure/photo", {}, PhotoJob(photo, tmp_path / "steer.png"), RestoreOptions(prompt="haze"))
+    assert steered.status == "restored"
