@@ -30,6 +30,7 @@ def run(
     seed: int = typer.Option(None, "--seed"),
     checkpoint_every: int = typer.Option(None, "--checkpoint-every", min=1),
     init_from: str = typer.Option(None, "--init-from", help="Start from this checkpoint's weights (fine-tuning)"),
+    clear_fraction: float = typer.Option(None, "--clear-fraction", help="Share of each batch drawn from clear pairs (do no harm)"),
     data_root: str = typer.Option(None, "--data-root"),
     cache_dir: str = typer.Option(None, "--cache-dir"),
     out: Path = typer.Option(None, "--out", help="Run folder (default runs/<split>-<descriptor>)"),
@@ -44,7 +45,8 @@ def run(
     if threads:
         torch.set_num_threads(threads)
     flags = {"split": split, "cache": cache, "steps": steps, "batch_size": batch_size, "crop": crop, "lr": lr, "seed": seed,
-             "checkpoint_every": checkpoint_every, "init_from": init_from, "data_root": data_root, "cache_dir": cache_dir,
+             "checkpoint_every": checkpoint_every, "init_from": init_from, "clear_fraction": clear_fraction,
+             "data_root": data_root, "cache_dir": cache_dir,
              "descriptor": descriptor, "width": width, "contrastive": contrastive}  # fmt: skip
     config, run_dir = plan_run(flags, config_file, out, resume)
     columns = (TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),

@@ -64,7 +64,9 @@ class PixelCache:
 class TrainingPairs:
     """The rows of a split that have a cached vector, with same-scene negatives for each."""
 
-    def __init__(self, rows: Sequence[PairRow], cache: EmbeddingCache, classes: Sequence[str], negatives: int = 2):
+    def __init__(
+        self, rows: Sequence[PairRow], cache: EmbeddingCache, classes: Sequence[str], negatives: int = 2, clear_fraction: float = 0.0
+    ):
         self.rows = [r for r in rows if r.key in cache and r.clean is not None]
         self.missing = len(rows) - len(self.rows)
         self.inputs = [descriptor_inputs(cache[r.key], classes) for r in self.rows]
@@ -74,15 +76,26 @@ class TrainingPairs:
             if row.category != CLEAR:
                 by_scene[row.image_id].append(row)
         self.scenes = by_scene
+        self.clear = [i for i, row in enumerate(self.rows) if row.category == CLEAR]
+        self.degraded = [i for i, row in enumerate(self.rows) if row.category != CLEAR]
+        self.clear_fraction = clear_fraction if self.clear and self.degraded else 0.0
         self.pixels = PixelCache()
 
     def __len__(self) -> int:
         return len(self.rows)
 
+    def _indices(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
+        """Uniform over rows, or with `clear_fraction` of every batch drawn from clear rows (a clean input must come back as it is)."""
+        if not self.clear_fraction:
+            return rng.integers(0, len(self.rows), size=batch_size)
+        clear_count = int(round(self.clear_fraction * batch_size))
+        chosen = [self.clear[i] for i in rng.integers(0, len(self.clear), size=clear_count)]
+        return np.array(chosen + [self.degraded[i] for i in rng.integers(0, len(self.degraded), size=batch_size - clear_count)])
+
     def batch(self, rng: np.random.Generator, batch_size: int, crop: int) -> dict[str, torch.Tensor]:
         """A random batch of aligned crops, flipped and rotated alike; negatives repeat when a scene has few."""
         degraded, clean, negatives, embeddings, classes = [], [], [], [], []
-        for index in rng.integers(0, len(self.rows), size=batch_size):
+        for index in self._indices(rng, batch_size):
             row = self.rows[index]
             others = [r for r in self.scenes[row.image_id] if r.category != row.category]
             chosen = [others[i] for i in rng.integers(0, len(others), size=self.negatives)] if others and self.negatives else []

@@ -72,6 +72,8 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 250
     negatives: int = 2
+    clear_fraction: float = 0.0
+    """Share of every batch drawn from clear (identity) pairs; 0 samples all rows alike."""
     init_from: str = ""
     """A checkpoint whose weights start this run (fine-tuning); "" = random init."""
     loss: LossConfig = field(default_factory=LossConfig)
@@ -250,7 +252,7 @@ def train(
 
     cache = EmbeddingCache(cache_folder, expected=fingerprint)
     rows = read_pairs(pairs_dir(config.cache_dir, resolve_split(config.split, config.data_root)))
-    data = TrainingPairs(rows, cache, config.restorer.static_classes, config.negatives)
+    data = TrainingPairs(rows, cache, config.restorer.static_classes, config.negatives, config.clear_fraction)
     if not len(data):
         raise ConfigError(f"{cache_folder}: none of the split's pairs has a cached vector; rebuild the cache")
 

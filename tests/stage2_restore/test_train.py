@@ -193,3 +193,21 @@ def test_export_writes_the_shipped_form(tmp_path, tiny_split, tiny_assessor):
     with pytest.raises(ConfigError, match=r"mine holds notes.txt, which export did not write"):
         export_checkpoint(tmp_path / "run", mine)
     assert (mine / "notes.txt").read_text() == "keep me" and sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def test_clear_fraction_puts_identity_pairs_in_every_batch(tiny_split):
+    from shared.cache import EmbeddingCache
+    from shared.splits import resolve_split
+    from stage2_restore.data import TrainingPairs
+    from tests.stage2_restore.conftest import FINGERPRINT
+
+    name, cache_dir, rows = tiny_split
+    cache = EmbeddingCache(cache_dir / resolve_split(name).slug / FINGERPRINT.directory_name)
+    pairs = TrainingPairs(rows, cache, ("clear", "low", "other"), negatives=0, clear_fraction=0.25)
+    for step in range(5):
+        batch = pairs.batch(np.random.default_rng(step), 8, 16)
+        identical = (batch["degraded"] == batch["clean"]).flatten(1).all(dim=1)
+        assert int(identical.sum()) >= 2  # 2 of 8 are clear by construction
+    uniform = TrainingPairs(rows, cache, ("clear", "low", "other"), negatives=0)
+    assert uniform.clear_fraction == 0.0
+    cache.close()
