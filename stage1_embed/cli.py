@@ -213,6 +213,51 @@ def photos(
 
 
 @app.command()
+def assess(
+    paths: list[Path] = typer.Argument(..., help="Photos or folders of photos"),
+    prompter: Path = typer.Option(None, "--prompter", help=PROMPTER_HELP),
+    report: Path = typer.Option(None, "--report", help="Also write one row per photo as CSV"),
+) -> None:
+    """Say what the pseudo-prompt generator sees in each photo (prompt, class, confidence), then count the classes."""
+    import csv
+    from collections import Counter
+
+    from rich.table import Table
+
+    from shared.contract import LABELS
+    from shared.fileio import atomic_path
+    from shared.image_io import IMAGE_SUFFIXES
+    from stage1_embed.prompter import PromptGenerator, assess_files
+
+    files = []
+    for path in paths:
+        files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
+    generator = PromptGenerator.from_pretrained(prompter) if prompter else PromptGenerator.from_pretrained()
+    with progress_bar("assess") as on_progress:
+        results = assess_files(generator, files, on_progress)
+    table = Table(title=f"pseudo-prompts of {len(files)} photos")
+    for column in ("photo", "pseudo-prompt", "confidence"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        if not result.error:
+            table.add_row(str(result.path), result.prompt, f"{result.confidence:.2f}")
+    console.print(table)
+    counts = Counter(r.category for r in results if not r.error)
+    console.print("classes: " + ", ".join(f"{name} {count}" for name, count in counts.most_common()))
+    if report is not None:
+        with atomic_path(report) as tmp, open(tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["photo", "prompt", "class", "confidence", *[f"p_{label}" for label in LABELS]])
+            for r in results:
+                if not r.error:
+                    writer.writerow([str(r.path), r.prompt, r.category, f"{r.confidence:.3f}", *[f"{p:.3f}" for p in r.probabilities]])
+        console.print(f"wrote {report}")
+    for result in results:
+        if result.error:
+            error_console.print(f"[yellow]skipped[/yellow] {result.error}", highlight=False, soft_wrap=True)
+
+
+@app.command()
 def verify(path: Path = typer.Argument(..., help="A cache folder: CACHE_DIR/<split>/<fingerprint>")) -> None:
     """Check every shard against the folder's fingerprint; exit 1 if any is missing, corrupt or foreign."""
     from rich.table import Table

@@ -64,3 +64,40 @@ def _locator(directory: str | Path) -> str:
     """SHIPPED_PROMPTER for the packaged weights (valid wherever the package is installed), else the absolute folder."""
     folder = Path(directory).expanduser().resolve()
     return SHIPPED_PROMPTER if folder == SHIPPED_ASSESSOR.resolve() else str(folder)
+
+
+@dataclass(frozen=True)
+class PhotoAssessment:
+    """What the generator says of one photo file (error set when it could not be read)."""
+
+    path: Path
+    prompt: str = ""
+    category: str = ""
+    confidence: float = 0.0
+    """Probability that its least certain label decision is right."""
+    probabilities: tuple[float, ...] = ()
+    error: str = ""
+
+
+def assess_files(generator: PromptGenerator, paths: list[Path], on_progress=None) -> list[PhotoAssessment]:
+    """Assess photo files one by one (any sizes); unreadable files are reported, not raised."""
+    from shared.errors import ImageReadError
+    from shared.image_io import load_image
+
+    results = []
+    for index, path in enumerate(paths):
+        try:
+            image = load_image(path).rgb
+        except ImageReadError as exc:
+            results.append(PhotoAssessment(Path(path), error=str(exc)))
+        else:
+            found = generator.assess([image])
+            probabilities = found.probabilities[0]
+            confidence = float(np.where(found.presence[0], probabilities, 1 - probabilities).min())
+            named = found.categories[0] if not found.presence[0][4:].any() else found.categories[0] + "+" + "+".join(
+                label for label, on in zip(("noise", "blur"), found.presence[0][4:], strict=True) if on
+            )  # fmt: skip
+            results.append(PhotoAssessment(Path(path), found.prompts[0], named, confidence, tuple(float(p) for p in probabilities)))
+        if on_progress:
+            on_progress(index + 1, len(paths))
+    return results
