@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The generalisation campaign (issues #10-#12): the data engine's training split, the prompter, one
+# restorer leg from the shipped weights, and their scores. Run from the repository root with
+# ../shared/data present. Training reads only ../shared/data/train; ../shared/data/eval only scores.
+set -euo pipefail
+D=../shared/data/train/clean
+E=../shared/data/eval
+train="folder:$D/bsds500-train,$D/urban100,$D/sunhays80,$D/dpst,$D/imagenet,$D/t91,$D/div2k"  # 733 photos
+val="folder:$D/bsds500-val"          # in-distribution validation (training families, seed 1)
+heldout="heldout:$D/bsds500-val"     # leave-one-family-out validation (held-out families, seed 3)
+categories=$(python -c "from stage1_embed.labels import PROMPTER_CATEGORIES as c; print(','.join(c))")
+
+# Data engine: 2 variants x 10 of the 19 degraded categories per photo + clear (15,393 pairs, 4.5 GB).
+restore-embed pairs --split "$train" --variants 2 --per-image 10 --categories "$categories"
+restore-embed pairs --split "$val" --seed 1 --categories "$categories"
+restore-embed pairs --split "$heldout" --seed 3 --categories "$categories"
+restore-embed families --split "folder:$D/bsds500-train" --photos 12 --report docs/results/families_bsds12.csv
+restore-embed gallery -o docs/degradations.png
+
+# Prompter: 4 crops, from the first release's trunk, selected on both validation sets, calibrated on $val.
+restore-embed train-prompter --train "$train" --variants 2 --per-image 10 --val "$val" --heldout-val "$heldout" \
+    --epochs 6 --steps-per-epoch 200 --crops 4 --init-from shared/weights/assessor --lr 2e-3 --out runs/prompter
+for families in classic train; do
+    restore-embed eval-prompter --split "folder:$E/clean/bsds500-test" --seed 1234 --families $families --prompter runs/prompter \
+        --cache-dir "cache/eval-$families" --report "docs/results/prompter_eval_$families.csv" --confusion "docs/results/prompter_confusion_$families.png"
+done
+restore-embed eval-prompter --split "$heldout" --seed 3 --prompter runs/prompter --report docs/results/prompter_heldout_val.csv \
+    --confusion docs/results/prompter_confusion_heldout_val.png
+restore-embed assess "$E/clean/kodak24" "$E/clean/mcmaster" "$E/clean/bsds500-test" --prompter runs/prompter --report docs/results/prompter_clean.csv
+restore-embed assess "$E/paired/polyu_real_noise/input" --prompter runs/prompter --report docs/results/prompter_polyu.csv
+restore-embed assess "$E/real_noref/rain_heavyrain_web" "$E/real_noref/snow_real" "$E/real_noref/haze_real" "$E/real_noref/lowlight_lime" \
+    --prompter runs/prompter --report docs/results/prompter_real_noref.csv
+
+# Restorer leg: the training split embedded by the new prompter (its real mistakes included), from the shipped weights.
+restore-embed build --split "$train" --encoder local --prompter runs/prompter
+restore-train run --split "$train" --init-from stage2_restore/weights/restorer --width 16 --steps 9000 --batch-size 4 --crop 96 \
+    --lr 2e-4 --clear-fraction 0.25 --checkpoint-every 500 --threads 2 --out runs/leg4
