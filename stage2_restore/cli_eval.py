@@ -37,9 +37,12 @@ def evaluate(
     cache_dir: str = typer.Option("cache", "--cache-dir"),
     seed: int = typer.Option(None, "--seed", help="Synthesis seed for splits built from clean photos"),
     max_side: int = typer.Option(None, "--max-side", help="Downscale larger photos when synthesizing (default 512); 0 keeps full size"),
+    categories: str = typer.Option(None, "--categories", help="Comma-separated categories to synthesize (default: CDD-11's 11)"),
+    families: str = typer.Option(None, "--families", help="Generator families: train (default), heldout, all or classic"),
 ) -> None:
     """Score the input and each checkpoint per category on SPLIT; builds the split's pairs, and its vectors for a checkpoint, if needed."""
-    split_obj, pairs = build_split_pairs(split, data_root, cache_dir, seed=seed, max_side=max_side)
+    synthesis = {"seed": seed, "max_side": max_side, "categories": categories, "families": families}
+    split_obj, pairs = build_split_pairs(split, data_root, cache_dir, **synthesis)
     models = {"input": identity}
     console.print("input: the degraded images as they are")
     for contender in contenders(checkpoint or []):
