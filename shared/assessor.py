@@ -110,13 +110,15 @@ class AssessorNet(nn.Module):
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated presence probabilities of `logits`."""
-        return torch.sigmoid(logits / torch.tensor(self.config.temperatures, dtype=logits.dtype))
+        return torch.sigmoid(logits / torch.tensor(self.config.temperatures, dtype=logits.dtype, device=logits.device))
 
 
 def crop_origins(height: int, width: int, size: int, count: int, rng: np.random.Generator | None = None) -> list[tuple[int, int]]:
     """Top-left corners of `count` size x size crops: random with `rng`, else a grid covering the frame (one: the centre)."""
     if rng is not None:
         return [(int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))) for _ in range(count)]
+    if count == 1:
+        return [((height - size) // 2, (width - size) // 2)]
     rows = max(1, int(round(np.sqrt(count * height / width))))
     columns = max(1, -(-count // rows))
     centres = [((r + 0.5) / rows, (c + 0.5) / columns) for r in range(rows) for c in range(columns)][:count]
@@ -155,8 +157,17 @@ def save_assessor(net: AssessorNet, directory: str | Path) -> str:
 
 
 def weights_hash(directory: str | Path) -> str:
-    """16 hex digits of the SHA-256 of an assessor's weights file."""
-    return hashlib.sha256((Path(directory) / "model.safetensors").read_bytes()).hexdigest()[:16]
+    """16 hex digits identifying what an assessor decides: SHA-256 of its weights file, plus its crops,
+    threshold and temperatures when they differ from the first release's (whose hash stays as it was)."""
+    directory = Path(directory)
+    digest = hashlib.sha256((directory / "model.safetensors").read_bytes())
+    config_path = directory / "config.json"
+    if config_path.is_file():
+        config = config_from_dict(AssessorConfig, json.loads(config_path.read_text()), str(config_path))
+        decisions = {"crops": config.crops, "threshold": config.threshold, "temperatures": list(config.temperatures)}
+        if decisions != {"crops": 1, "threshold": 0.5, "temperatures": [1.0] * len(LABELS)}:
+            digest.update(json.dumps(decisions, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
 
 
 def load_assessor(directory: str | Path = SHIPPED_ASSESSOR) -> AssessorNet:

@@ -130,7 +130,8 @@ def check_shard(path: Path, fingerprint: Fingerprint) -> ShardStatus:
             if found != fingerprint.id:
                 return ShardStatus(path, "foreign", detail=f"fingerprint {found} != {fingerprint.id}")
             rows = handle["id"].shape[0]
-            for name in ("embedding", "prompt", "labels", "severity", "manifest_row"):
+            optional = ["probabilities"] if "probabilities" in handle else []  # shards from before it was stored lack it
+            for name in ("embedding", "prompt", "labels", "severity", "manifest_row", *optional):
                 if handle[name].shape[0] != rows:
                     return ShardStatus(path, "corrupt", rows, f"{name} has {handle[name].shape[0]} rows, id has {rows}")
             embedding = handle["embedding"][()]

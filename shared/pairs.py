@@ -41,7 +41,7 @@ class SynthesisConfig:
     seed: int = 0
     categories: tuple[str, ...] = CDD11_CATEGORIES
     per_image: int | None = None
-    """Degraded categories drawn per photo and variant (seeded), plus "clear"; None makes every category."""
+    """Degraded categories drawn per photo and variant (seeded), plus "clear" when listed; None makes every category."""
     variants: int = 1
     """Independent composites per (photo, category); "clear" is made once."""
     max_side: int | None = 512
@@ -53,6 +53,8 @@ class SynthesisConfig:
             components_of(category)
         if self.variants < 1:
             raise ConfigError(f"variants must be at least 1, got {self.variants}")
+        if self.per_image is not None and self.per_image < 1:
+            raise ConfigError(f"per_image must be at least 1 (or None for every category), got {self.per_image}")
 
 
 @dataclass(frozen=True)

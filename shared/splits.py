@@ -144,22 +144,30 @@ def _cdd11_folder(name: str, data_root: str | Path | None) -> Path:
 def _clean_folder(path: str, prefix: str) -> Path:
     folder = Path(path).expanduser()
     if not folder.is_dir():
-        raise SplitError(
-            f"{prefix}:{path}: {folder} is not a folder; give a folder of clean photos or of CDD-11 category folders "
-            "(clear/, low/, haze/, ...), or try --split demo"
-        )
+        either = " or of CDD-11 category folders (clear/, low/, haze/, ...)" if prefix == "folder" else ""
+        raise SplitError(f"{prefix}:{path}: {folder} is not a folder; give a folder of clean photos{either}, or try --split demo")
     return folder
 
 
 def _slug(prefix: str, folders: list[Path]) -> str:
     names = "+".join(f.resolve().name for f in folders)
-    if len(names) > 60:
+    if len(folders) > 1 and len(names) > 60:
         names = f"{folders[0].resolve().name}+{len(folders) - 1}-more-{hashlib.sha256(names.encode()).hexdigest()[:8]}"
     return prefix + "-" + re.sub(r"[^A-Za-z0-9._+-]+", "-", names)
 
 
+def _only_clean(folders: list[Path], name: str) -> None:
+    if not folders:
+        raise SplitError(f"{name}: no folder given; give a folder of clean photos")
+    for folder in folders:
+        if (folder / CLEAR).is_dir():
+            raise SplitError(f"{name}: {folder} holds CDD-11 category folders (clear/, ...), not clean photos; use folder:{folder} alone")
+
+
 def _folders(path: str) -> Split:
     folders = [_clean_folder(p, "folder") for p in path.split(",") if p]
+    if len(folders) != 1:
+        _only_clean(folders, f"folder:{path}")
     if len(folders) == 1 and (folders[0] / CLEAR).is_dir():
         return Split(f"folder:{path}", _slug("folder", folders), 0, ready_pairs=lambda: _cdd11_pairs(folders[0]))
     if len(folders) == 1:
@@ -178,6 +186,7 @@ def _folders(path: str) -> Split:
 
 def _heldout(path: str) -> Split:
     folder = _clean_folder(path, "heldout")
+    _only_clean([folder], f"heldout:{path}")
     return Split(f"heldout:{path}", _slug("heldout", [folder]), 3, clean_photos=lambda: _photos_in(folder), family_set="heldout")
 
 

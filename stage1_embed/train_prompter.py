@@ -10,6 +10,7 @@ Never point it at evaluation photos: those only go through `score_prompter`.
 
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 import time
@@ -143,7 +144,7 @@ def _initial_net(config: PrompterTrainConfig) -> AssessorNet:
     if config.init_from:
         source = load_assessor(config.init_from).state_dict()
         own = net.state_dict()
-        # The trunk carries over; a head whose input grew with more crops starts fresh.
+        # The trunk and heads carry over; the projection, whose input grows with more crops, starts fresh.
         net.load_state_dict({k: source[k] if k in source and source[k].shape == v.shape else v for k, v in own.items()})
     return net
 
@@ -216,11 +217,15 @@ def presence_logits(generator: PromptGenerator, data: LabelledImages, batch_size
 
 
 def fit_temperatures(logits: np.ndarray, truth: np.ndarray) -> tuple[float, ...]:
-    """Per-label temperature minimising the validation log-loss (a grid over 0.25..8, log-spaced)."""
+    """Per-label temperature minimising the validation log-loss (a grid over 0.25..8, log-spaced); 1 where a label
+    has only positives or only negatives there."""
     grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 97))
     temperatures = []
     for index in range(logits.shape[1]):
         z, y = logits[:, index].astype(np.float64), truth[:, index].astype(np.float64)
+        if len(y) == 0 or y.min() == y.max():  # one class only: the log-loss falls forever as T shrinks
+            temperatures.append(1.0)
+            continue
         losses = [np.mean(np.logaddexp(0, z / t) - y * z / t) for t in grid]
         temperatures.append(float(grid[int(np.argmin(losses))]))
     return tuple(temperatures)
@@ -228,7 +233,7 @@ def fit_temperatures(logits: np.ndarray, truth: np.ndarray) -> tuple[float, ...]
 
 def calibrated(generator: PromptGenerator, temperatures: tuple[float, ...]) -> PromptGenerator:
     """The same generator whose probabilities use `temperatures` (saved in its config.json)."""
-    net = generator.net
+    net = copy.deepcopy(generator.net)
     net.config = dataclasses.replace(net.config, temperatures=tuple(float(t) for t in temperatures))
     return PromptGenerator(net, generator.weights_hash, generator.locator)
 

@@ -30,7 +30,7 @@ def run(
     seed: int = typer.Option(None, "--seed"),
     checkpoint_every: int = typer.Option(None, "--checkpoint-every", min=1),
     init_from: str = typer.Option(None, "--init-from", help="Start from this checkpoint's weights (fine-tuning)"),
-    clear_fraction: float = typer.Option(None, "--clear-fraction", help="Share of each batch drawn from clear pairs (do no harm)"),
+    clear_fraction: float = typer.Option(None, "--clear-fraction", min=0.0, max=1.0, help="Share of each batch from clear pairs"),
     data_root: str = typer.Option(None, "--data-root"),
     cache_dir: str = typer.Option(None, "--cache-dir"),
     out: Path = typer.Option(None, "--out", help="Run folder (default runs/<split>-<descriptor>)"),

@@ -44,8 +44,8 @@ class RestoreOptions:
     """A photo the prompter calls clear with at least this confidence in every label is returned as it is."""
 
     def __post_init__(self) -> None:
-        if not 0.5 <= self.keep_clear <= 1.01:
-            raise ConfigError(f"--keep-clear {self.keep_clear}: must be between 0.5 and 1 (above 1 never keeps a photo as is)")
+        if self.keep_clear < 0.5:
+            raise ConfigError(f"--keep-clear {self.keep_clear}: must be at least 0.5 (above 1 never keeps a photo as is)")
         if not 0.0 <= self.strength <= 1.0:
             raise ConfigError(f"--strength {self.strength}: must be between 0 and 1")
         if self.tile < 64 or not 0 <= self.overlap < self.tile // 2:

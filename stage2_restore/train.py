@@ -79,6 +79,10 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     restorer: RestorerConfig = field(default_factory=RestorerConfig)
 
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.clear_fraction <= 1.0:
+            raise ConfigError(f"clear_fraction {self.clear_fraction}: must be between 0 and 1")
+
     def with_overrides(self, **overrides) -> TrainConfig:
         """This config with the given flags applied; None means "not given".
 

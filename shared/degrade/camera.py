@@ -61,14 +61,14 @@ def mosaic(image: np.ndarray) -> np.ndarray:
 
 
 def demosaic(raw: np.ndarray) -> np.ndarray:
-    """Bilinear demosaic of an RGGB frame: each missing sample is the mean of its nearest recorded ones."""
+    """Bilinear demosaic of an RGGB frame: recorded samples are kept, each missing one is the mean of its nearest recorded ones."""
     masks = _bayer_masks(*raw.shape)
     kernel = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float32)
     out = np.empty(masks.shape, np.float32)
     for channel in range(3):
         weights = ndimage.convolve(masks[..., channel], kernel, mode="mirror")
         values = ndimage.convolve(raw * masks[..., channel], kernel, mode="mirror")
-        out[..., channel] = values / np.maximum(weights, 1e-6)
+        out[..., channel] = np.where(masks[..., channel] > 0, raw, values / np.maximum(weights, 1e-6))
     return out
 
 

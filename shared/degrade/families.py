@@ -2,8 +2,9 @@
 
 A family is an independent physical model of one degradation (its module documents the model,
 ranges and source). Training uses `train`; the leave-one-family-out validation uses `heldout`,
-one family per degradation that training never sees; `classic` is the single generator per
-degradation of the first release (its CDD-11 composites reproduce the earlier evaluation sets).
+one family per degradation that training never sees; `classic` is the first release's generators
+(its CDD-11 composites reproduce the earlier evaluation sets exactly; its blur and noise are the
+first release's kinds with this release's ranges).
 """
 
 from __future__ import annotations

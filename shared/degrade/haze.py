@@ -6,10 +6,11 @@
   ships one), else `monocular_depth_proxy`.
 - `random_depth`: homogeneous, but over a random smooth depth field (indoor scenes, close-ups,
   cluttered streets where no monocular prior holds) and a coloured airlight (yellow smog, blue
-  dusk mist) with a sensor-grey veil, thicker on average.
+  dusk mist), thicker on average.
 - `patchy`: non-homogeneous haze (NH-HAZE-like): beta varies in space as a smooth random field
   of drifting banks, over the monocular depth, with a coloured airlight.
-Each records a `severity` in [0, 1]: how much of the scene the haze hides on average.
+Each records a `severity` in [0, 1]: beta over its range for `scattering` (as the first release),
+how much of the scene the haze hides on average for the others.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ effective standard deviation at mid-grey (0.01 -> 0, 0.10 -> 1).
 - `poisson`: shot noise alone at a photon count per unit of sRGB intensity.
 - `camera`: real camera noise (Brooks et al. 2019, shared.degrade.camera): shot + read noise in
   the linear Bayer raw, from mild low ISO to high ISO, then demosaic, white balance, tone
-  curve and usually JPEG. Correlated between neighbours and channels (chroma
-  blotches), larger in the shadows' relative terms, smoothed by JPEG: what PolyU's pairs show.
+  curve and usually JPEG. Correlated between neighbours (chroma
+  blotches: each channel interpolated from its own sites), larger in the shadows' relative terms, smoothed by JPEG: what PolyU's pairs show.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Rain, four independent families. Lengths and sizes are for a 512 px short side and scale with the image.
 
 - `streaks` (OneRestore adds a rain mask, I + R): 1-3 layers of thin motion-blurred streaks at
-  one wind angle; nearer layers longer, sparser, brighter.
+  one wind angle, each with its own length, density and brightness.
 - `heavy`: Rain100H-like torrential rain: 2-4 dense layers of wide, long, bright streaks whose
   angles cross, over a rain-accumulation veil (the mist of many drops too far to resolve).
 - `soft`: drops falling close to the lens, out of focus: few wide, long, faint streaks blended

@@ -93,7 +93,7 @@ class StreakSnow:
                 "angle_deg": angle + float(rng.normal(0.0, 5.0)),
                 "opacity": float(rng.uniform(*self.opacity)),
             }
-            # A streak's brightness is its flake's spread over the streak: normalise by length, not its root.
+            # flake_layer keeps a streak as bright as the root of its length allows; 1.3 lifts long streaks to a visible level.
             streaks = flake_layer((height, width), rng, sigma=max(0.3, layer["flake_sigma"] * scale), density=layer["density"],
                                   motion_length=layer["motion_length"] * scale, angle_deg=layer["angle_deg"])  # fmt: skip
             mask = _over(mask, np.clip(streaks * 1.3, 0.0, 1.0) * layer["opacity"])

@@ -261,3 +261,13 @@ def test_the_classic_set_reproduces_the_first_releases_composites(category, dige
     """Pinned from the first release's synthesizer (checked against it): earlier evaluation sets stay valid."""
     degraded, _ = DegradationModel.from_family_set("classic").degrade(_scene_array(), category, "x1", 1234)
     assert hashlib.sha256(np.round(degraded * 255).astype(np.uint8).tobytes()).hexdigest()[:16] == digest
+
+
+def test_demosaic_keeps_the_recorded_samples_and_fills_the_rest():
+    from shared.degrade.camera import demosaic, mosaic
+
+    raw = np.random.default_rng(0).random((8, 10)).astype(np.float32)
+    rgb = demosaic(raw)
+    np.testing.assert_array_equal(mosaic(rgb), raw)  # every site keeps what its sensor recorded
+    flat = demosaic(mosaic(np.full((8, 10, 3), [0.2, 0.5, 0.7], np.float32)))
+    np.testing.assert_allclose(flat, np.broadcast_to([0.2, 0.5, 0.7], flat.shape), atol=1e-6)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from shared.degrade import HELD_OUT
-from shared.errors import SplitError
+from shared.errors import ConfigError, SplitError
 from shared.image_io import load_image, to_uint8
 from shared.pairs import FAILURES, MANIFEST, PARTIAL, SynthesisConfig, build_pairs, read_pairs, resynthesize
 from shared.splits import resolve_split
@@ -228,3 +228,14 @@ def test_per_image_sampling_always_keeps_clear(tmp_path):
     config = SynthesisConfig(seed=1, categories=("clear", "low", "haze", "rain", "snow"), per_image=2, max_side=32, variants=2)
     rows = build_pairs(split, tmp_path / "a", config).rows
     assert sum(row.category == "clear" for row in rows) == 3 and len(rows) == 3 + 3 * 2 * 2
+
+
+def test_joined_and_held_out_splits_refuse_category_folders(tmp_path):
+    root = cdd11_tree(tmp_path / "cdd") / "CDD-11_test"
+    other = photo_folder(tmp_path / "x")
+    with pytest.raises(SplitError, match="holds CDD-11 category folders"):
+        resolve_split(f"folder:{other},{root}")
+    with pytest.raises(SplitError, match="holds CDD-11 category folders"):
+        resolve_split(f"heldout:{root}")
+    with pytest.raises(ConfigError, match="per_image must be at least 1"):
+        SynthesisConfig(per_image=0)

@@ -117,3 +117,30 @@ def test_training_learns_to_tell_dark_from_clear(tmp_path):
     generator, history = train_prompter(data, {"val": data}, train_config)
     assert len(history) == 40 and history[-1].loss < history[0].loss
     assert score_prompter(generator, data).f1["low"] >= 0.9
+
+
+def test_a_label_with_one_class_only_keeps_temperature_one():
+    logits = np.random.default_rng(0).normal(0, 3, (50, 6))
+    truth = np.zeros((50, 6), np.float32)
+    truth[:25, 0] = 1
+    temperatures = fit_temperatures(logits, truth)
+    assert temperatures[1:] == (1.0,) * 5 and temperatures[0] != 1.0
+    assert fit_temperatures(np.zeros((0, 6)), np.zeros((0, 6))) == (1.0,) * 6
+
+
+def test_one_crop_is_centred_on_tall_images_too():
+    assert crop_origins(1000, 300, 128, 1) == [(436, 86)]
+
+
+def test_the_hash_names_calibration_but_keeps_the_first_releases(tmp_path):
+    import dataclasses
+
+    from shared.assessor import save_assessor, weights_hash
+
+    torch.manual_seed(0)
+    net = AssessorNet(TINY)
+    plain = save_assessor(net, tmp_path / "a")
+    raw = __import__("hashlib").sha256((tmp_path / "a" / "model.safetensors").read_bytes()).hexdigest()[:16]
+    assert plain == raw  # default decisions: the weights alone, as before
+    net.config = dataclasses.replace(TINY, temperatures=(2.0,) + (1.0,) * 5)
+    assert save_assessor(net, tmp_path / "b") != plain and weights_hash(tmp_path / "b") != plain

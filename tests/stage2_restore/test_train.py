@@ -211,3 +211,11 @@ def test_clear_fraction_puts_identity_pairs_in_every_batch(tiny_split):
     uniform = TrainingPairs(rows, cache, ("clear", "low", "other"), negatives=0)
     assert uniform.clear_fraction == 0.0
     cache.close()
+
+
+def test_clear_fraction_outside_zero_to_one_is_refused():
+    from shared.errors import ConfigError
+    from stage2_restore.train import TrainConfig
+
+    with pytest.raises(ConfigError, match="clear_fraction 1.5: must be between 0 and 1"):
+        TrainConfig(clear_fraction=1.5)
