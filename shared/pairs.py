@@ -12,7 +12,9 @@ resumes where it stopped; the final manifest.jsonl is written atomically at the 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,7 @@ MANIFEST = "manifest.jsonl"
 PARTIAL = "manifest.partial.jsonl"
 FAILURES = "failures.jsonl"
 SPLIT_CONFIG = "split.json"
+LOCK = "build.lock"
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,39 @@ class PairsReport:
     built: int
     reused: int
     failures: list[dict]
+
+
+@contextmanager
+def _build_lock(directory: Path):
+    """One build per pairs folder at a time: two would synthesize the same photos into one manifest."""
+    lock = directory / LOCK
+    for _ in range(2):
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            owner = lock.read_text().strip()
+            if owner.isdigit() and _alive(int(owner)):
+                raise SplitError(f"{directory}: another build of this split is running (pid {owner}); wait for it to finish") from None
+            lock.unlink(missing_ok=True)  # left behind by a killed build
+    else:
+        raise SplitError(f"{directory}: could not take {lock}; delete it if no build is running")
+    os.write(handle, str(os.getpid()).encode())
+    os.close(handle)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def default_synthesis(split: Split) -> SynthesisConfig:
@@ -233,36 +269,37 @@ def build_pairs(
     if (directory / MANIFEST).is_file():
         return PairsReport(directory, read_pairs(directory), 0, 0, _read_jsonl(directory / FAILURES))
     directory.mkdir(parents=True, exist_ok=True)
-    save_config(config, directory / SPLIT_CONFIG)
+    with _build_lock(directory):
+        save_config(config, directory / SPLIT_CONFIG)
 
-    done_rows = [PairRow.from_dict(r, directory) for r in _read_jsonl(directory / PARTIAL)]
-    done_ids = {row.image_id for row in done_rows}
-    failures: list[dict] = []
-    built = 0
-    if split.ready_pairs is not None:
-        rows, failures = _ready_rows(split)
-    else:
-        photos = split.clean_photos()
-        rows = list(done_rows)
-        with open(directory / PARTIAL, "a") as partial:
-            for index, photo in enumerate(photos):
-                if photo.image_id not in done_ids:
-                    try:
-                        new_rows = _synthesize_photo(photo, directory, config)
-                    except ImageReadError as exc:
-                        failures.append({"source": photo.source, "error": str(exc)})
-                    else:
-                        partial.write("".join(row.to_json(directory) + "\n" for row in new_rows))
-                        partial.flush()
-                        rows.extend(new_rows)
-                        built += 1
-                if on_progress:
-                    on_progress(index + 1, len(photos))
-    rows.sort(key=lambda r: (r.image_id, r.variant, r.category))
-    atomic_write_text(directory / FAILURES, "".join(json.dumps(f) + "\n" for f in failures))
-    atomic_write_text(directory / MANIFEST, "".join(row.to_json(directory) + "\n" for row in rows))
-    (directory / PARTIAL).unlink(missing_ok=True)
-    return PairsReport(directory, rows, built, len(done_ids), failures)
+        done_rows = [PairRow.from_dict(r, directory) for r in _read_jsonl(directory / PARTIAL)]
+        done_ids = {row.image_id for row in done_rows}
+        failures: list[dict] = []
+        built = 0
+        if split.ready_pairs is not None:
+            rows, failures = _ready_rows(split)
+        else:
+            photos = split.clean_photos()
+            rows = list(done_rows)
+            with open(directory / PARTIAL, "a") as partial:
+                for index, photo in enumerate(photos):
+                    if photo.image_id not in done_ids:
+                        try:
+                            new_rows = _synthesize_photo(photo, directory, config)
+                        except ImageReadError as exc:
+                            failures.append({"source": photo.source, "error": str(exc)})
+                        else:
+                            partial.write("".join(row.to_json(directory) + "\n" for row in new_rows))
+                            partial.flush()
+                            rows.extend(new_rows)
+                            built += 1
+                    if on_progress:
+                        on_progress(index + 1, len(photos))
+        rows.sort(key=lambda r: (r.image_id, r.variant, r.category))
+        atomic_write_text(directory / FAILURES, "".join(json.dumps(f) + "\n" for f in failures))
+        atomic_write_text(directory / MANIFEST, "".join(row.to_json(directory) + "\n" for row in rows))
+        (directory / PARTIAL).unlink(missing_ok=True)
+        return PairsReport(directory, rows, built, len(done_ids), failures)
 
 
 def _ready_rows(split: Split) -> tuple[list[PairRow], list[dict]]:

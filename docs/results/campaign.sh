@@ -33,5 +33,5 @@ restore-embed assess "$E/real_noref/rain_heavyrain_web" "$E/real_noref/snow_real
 
 # Restorer leg: the training split embedded by the new prompter (its real mistakes included), from the shipped weights.
 restore-embed build --split "$train" --encoder local --prompter runs/prompter
-restore-train run --split "$train" --init-from stage2_restore/weights/restorer --width 16 --steps 9000 --batch-size 4 --crop 96 \
+restore-train run --split "$train" --init-from stage2_restore/weights/restorer --width 16 --steps 10000 --batch-size 4 --crop 96 \
     --lr 2e-4 --clear-fraction 0.25 --checkpoint-every 500 --threads 2 --out runs/leg4

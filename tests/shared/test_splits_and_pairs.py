@@ -239,3 +239,20 @@ def test_joined_and_held_out_splits_refuse_category_folders(tmp_path):
         resolve_split(f"heldout:{root}")
     with pytest.raises(ConfigError, match="per_image must be at least 1"):
         SynthesisConfig(per_image=0)
+
+
+def test_a_second_concurrent_build_is_refused_and_a_stale_lock_is_taken_over(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    split = resolve_split(f"folder:{photo_folder(tmp_path)}")
+    directory = tmp_path / "cache" / split.slug / "pairs"
+    directory.mkdir(parents=True)
+    (directory / "build.lock").write_text(str(os.getpid()))  # a live build: this very process
+    with pytest.raises(SplitError, match="another build of this split is running"):
+        build_pairs(split, tmp_path / "cache", SMALL)
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    (directory / "build.lock").write_text(finished.stdout.strip())  # left by a build that died
+    assert len(build_pairs(split, tmp_path / "cache", SMALL).rows) == 9
+    assert not (directory / "build.lock").exists()
