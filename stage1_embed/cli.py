@@ -399,16 +399,16 @@ def eval_prompter(
     from shared.fileio import atomic_path
     from stage1_embed.labels import LABELS, PROMPTER_CATEGORIES
     from stage1_embed.prompter import PromptGenerator
-    from stage1_embed.train_prompter import confusion, load_labelled, presence_logits, reliability, score_prompter, write_confusion_png
+    from stage1_embed.train_prompter import confusion, load_labelled, predict, reliability, score_prompter, write_confusion_png
 
     generator = PromptGenerator.from_pretrained(prompter) if prompter else PromptGenerator.from_pretrained()
     categories = ",".join(PROMPTER_CATEGORIES)
     split_obj, pairs = build_split_pairs(split, data_root, cache_dir, seed=seed, categories=categories, families=families)
     with progress_bar(f"assess {split_obj.name}") as on_progress:
         data = load_labelled(pairs.rows, on_progress)
-    scores = score_prompter(generator, data)
-    logits = presence_logits(generator, data)
-    calibration = reliability(1 / (1 + np.exp(-logits / np.asarray(generator.config.temperatures))), data.presence)
+    predictions = predict(generator, data)
+    scores = score_prompter(generator, data, predictions)
+    calibration = reliability(predictions.probabilities, data.presence)
     table = Table(title=f"pseudo-prompt generator on {split_obj.name} (seed {seed})")
     for column in ("label", "precision", "recall", "F1"):
         table.add_column(column, justify="left" if column == "label" else "right")
@@ -424,7 +424,7 @@ def eval_prompter(
     console.print(per_category)
     console.print(f"severity MAE on present labels: {scores.severity_mae:.4f}; expected calibration error {calibration.ece:.4f}")
     if confusion_png:
-        classes, counts = confusion(generator, data)
+        classes, counts = confusion(predictions, data)
         write_confusion_png(confusion_png, classes, counts, f"{split_obj.name} (seed {seed}): exact match {scores.category_accuracy:.3f}")
         console.print(f"wrote {confusion_png}")
     if report:

@@ -97,16 +97,33 @@ class PrompterScores:
     per_category_accuracy: dict[str, float]
 
 
-def score_prompter(generator: PromptGenerator, data: LabelledImages, batch_size: int = 32) -> PrompterScores:
-    """Score `generator` on labelled images: the 12-class exact match counts only those 12 classes."""
-    presence, severity = [], []
+@dataclass(frozen=True)
+class Predictions:
+    """What a generator says of every image of a LabelledImages: calibrated probabilities, decisions, severities."""
+
+    probabilities: np.ndarray
+    presence: np.ndarray
+    severity: np.ndarray
+
+
+def predict(generator: PromptGenerator, data: LabelledImages, batch_size: int = 32) -> Predictions:
+    """One pass of `generator` over `data` (scores, confusion and calibration all read it)."""
+    probabilities, presence, severity = [], [], []
     for start in range(0, len(data.images), batch_size):
-        batch = [image.astype(np.float32) / 255.0 for image in data.images[start : start + batch_size]]
-        assessment = generator.assess(batch)
+        assessment = generator.assess([image.astype(np.float32) / 255.0 for image in data.images[start : start + batch_size]])
+        probabilities.append(assessment.probabilities)
         presence.append(assessment.presence)
         severity.append(assessment.severity)
-    predicted = np.concatenate(presence).astype(bool)
-    predicted_severity = np.concatenate(severity)
+    if not presence:
+        empty = np.zeros((0, len(LABELS)), np.float32)
+        return Predictions(empty, empty.astype(bool), empty)
+    return Predictions(np.concatenate(probabilities), np.concatenate(presence).astype(bool), np.concatenate(severity))
+
+
+def score_prompter(generator: PromptGenerator, data: LabelledImages, predictions: Predictions | None = None) -> PrompterScores:
+    """Score `generator` on labelled images: the 12-class exact match counts only those 12 classes."""
+    predictions = predictions or predict(generator, data)
+    predicted, predicted_severity = predictions.presence, predictions.severity
     truth = data.presence.astype(bool)
     f1, precision, recall = {}, {}, {}
     for index, label in enumerate(LABELS):
@@ -295,18 +312,15 @@ def write_reliability_png(path, curves: dict[str, Reliability]) -> None:
     plt.close(figure)
 
 
-def confusion(generator: PromptGenerator, data: LabelledImages) -> tuple[list[str], np.ndarray]:
+def confusion(predictions: Predictions, data: LabelledImages) -> tuple[list[str], np.ndarray]:
     """(classes, counts[true, predicted]) over the 12 classes; predictions outside them count as "other"."""
     classes = [*CATEGORY_CLASSES, "other"]
     counts = np.zeros((len(CATEGORY_CLASSES), len(classes)), np.int64)
-    for start in range(0, len(data.images), 32):
-        batch = [image.astype(np.float32) / 255.0 for image in data.images[start : start + 32]]
-        for offset, presence in enumerate(generator.assess(batch).presence):
-            truth = data.categories[start + offset]
-            if truth not in CATEGORY_CLASSES:
-                continue
-            predicted = category_of(presence) if not presence[4:].any() else "other"
-            counts[CATEGORY_CLASSES.index(truth), classes.index(predicted if predicted in classes else "other")] += 1
+    for truth, presence in zip(data.categories, predictions.presence, strict=True):
+        if truth not in CATEGORY_CLASSES:
+            continue
+        predicted = category_of(presence) if not presence[4:].any() else "other"
+        counts[CATEGORY_CLASSES.index(truth), classes.index(predicted if predicted in classes else "other")] += 1
     return classes, counts
 
 
