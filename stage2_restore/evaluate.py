@@ -18,7 +18,7 @@ import numpy as np
 
 from shared.cache import MANIFEST_FILE, CacheError, EmbeddingCache
 from shared.contract import RUNS_DIR, cache_folder, checkpoint_name, newest_run, read_binding, run_stage_one
-from shared.degrade import CDD11_CATEGORIES
+from shared.degrade import CDD11_CATEGORIES, CLEAR
 from shared.errors import ImageReadError, RestoreError
 from shared.fileio import atomic_path
 from shared.grid import labelled_grid
@@ -169,7 +169,8 @@ def score_pairs(
 
 
 def summarize(scores: Sequence[PairScore]) -> list[SummaryRow]:
-    """Per (model, category) means, then each model's average over categories."""
+    """Per (model, category) means, then each model's average over the degraded categories (clear, the
+    identity test where the input scores infinity, keeps its own row out of the average)."""
     groups: dict[tuple[str, str], list[PairScore]] = defaultdict(list)
     for score in scores:
         groups[(score.model, score.category)].append(score)
@@ -186,10 +187,11 @@ def summarize(scores: Sequence[PairScore]) -> list[SummaryRow]:
                            float(np.mean([g.ssim for g in group])), float(np.mean([g.seconds for g in group])))
             )  # fmt: skip
         rows.extend(sorted(per_category, key=lambda r: (order.get(r.category, len(order)), r.category)))
+        averaged = [r for r in per_category if r.category != CLEAR] or per_category
         rows.append(
-            SummaryRow(model, AVERAGE, sum(r.images for r in per_category),
-                       float(np.mean([r.psnr for r in per_category])), float(np.mean([r.ssim for r in per_category])),
-                       float(np.mean([r.seconds_per_image for r in per_category])))
+            SummaryRow(model, AVERAGE, sum(r.images for r in averaged),
+                       float(np.mean([r.psnr for r in averaged])), float(np.mean([r.ssim for r in averaged])),
+                       float(np.mean([r.seconds_per_image for r in averaged])))
         )  # fmt: skip
     return rows
 
