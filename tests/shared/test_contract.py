@@ -37,8 +37,15 @@ def test_locators_are_not_part_of_the_identity(tmp_path):
     moved = Fingerprint(**{**json.loads(E5V.to_json()), "model_locator": "/a/e5v", "prompter_locator": "/b/p"})
     assert moved == E5V and moved.id == E5V.id and not moved.differences(E5V)
     # A binding written before the locators existed reads back, under the folder name it always had.
-    shipped = read_binding(ROOT / "stage2_restore" / "weights" / "restorer")
-    assert shipped.directory_name == "local-fa3fbe1110a2" and shipped.prompter_locator == ""
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "model.safetensors").write_bytes(b"")
+    (old / "config.json").write_text("{}")
+    written = write_binding(old, E5V)
+    written.write_text(json.dumps({k: v for k, v in json.loads(written.read_text()).items() if not k.endswith("_locator")}))
+    assert read_binding(old).directory_name == E5V.directory_name and read_binding(old).prompter_locator == ""
+    # The shipped restorer reads the shipped prompter, wherever the package is installed.
+    assert read_binding(ROOT / "stage2_restore" / "weights" / "restorer").prompter_locator == contract.SHIPPED_PROMPTER
     assert contract.Failure.from_dict(contract.Failure("a/low", "truncated").to_dict()) == contract.Failure("a/low", "truncated")
 
 
