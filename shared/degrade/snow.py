@@ -31,6 +31,33 @@ def flake_layer(
     return np.clip(flakes, 0.0, 1.0).astype(np.float32)
 
 
+def depth_layers(
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+    scale: float,
+    angle: float,
+    sigma_ranges: tuple[tuple[float, float], ...],
+    density_ranges: tuple[tuple[float, float], ...],
+    motion_length: tuple[float, float],
+    opacity: tuple[float, float],
+) -> tuple[np.ndarray, list[dict]]:
+    """One flake layer per depth (a sigma and a density range each), stacked over one another: (mask, drawn layers)."""
+    mask = np.zeros(shape, np.float32)
+    layers = []
+    for sigma_range, density_range in zip(sigma_ranges, density_ranges, strict=True):
+        layer = {
+            "flake_sigma": float(rng.uniform(*sigma_range)),
+            "density": float(rng.uniform(*density_range)),
+            "motion_length": float(rng.uniform(*motion_length)),
+            "opacity": float(rng.uniform(*opacity)),
+        }
+        flakes = flake_layer(shape, rng, sigma=max(0.3, layer["flake_sigma"] * scale), density=layer["density"],
+                             motion_length=layer["motion_length"] * scale, angle_deg=angle)  # fmt: skip
+        mask = _over(mask, flakes * layer["opacity"])
+        layers.append(layer)
+    return mask, layers
+
+
 def _over(mask: np.ndarray, layer: np.ndarray) -> np.ndarray:
     return 1.0 - (1.0 - mask) * (1.0 - layer)
 
@@ -49,19 +76,7 @@ class FlakeSnow:
         height, width = image.shape[:2]
         scale = min(height, width) / 512
         angle = float(rng.uniform(*self.angle_deg))
-        mask = np.zeros((height, width), np.float32)
-        layers = []
-        for sigma_range, density_range in zip(self.flake_sigma, self.density, strict=True):
-            layer = {
-                "flake_sigma": float(rng.uniform(*sigma_range)),
-                "density": float(rng.uniform(*density_range)),
-                "motion_length": float(rng.uniform(*self.motion_length)),
-                "opacity": float(rng.uniform(*self.opacity)),
-            }
-            flakes = flake_layer((height, width), rng, sigma=max(0.3, layer["flake_sigma"] * scale), density=layer["density"],
-                                 motion_length=layer["motion_length"] * scale, angle_deg=angle)  # fmt: skip
-            mask = _over(mask, flakes * layer["opacity"])
-            layers.append(layer)
+        mask, layers = depth_layers((height, width), rng, scale, angle, self.flake_sigma, self.density, self.motion_length, self.opacity)
         coverage = sum(layer["density"] * 2 * np.pi * layer["flake_sigma"] ** 2 * layer["opacity"] for layer in layers)
         snowy = image * (1.0 - mask[..., None]) + mask[..., None]
         params = {"angle_deg": angle, "layers": layers, "severity": float(min(1.0, coverage / 0.1))}
@@ -111,6 +126,7 @@ class DenseSnow:
     density: tuple[tuple[float, float], ...] = ((0.006, 0.02), (0.001, 0.005), (0.0002, 0.0008))
     motion_length: tuple[float, float] = (2.0, 14.0)
     angle_deg: tuple[float, float] = (-35.0, 35.0)
+    opacity: tuple[float, float] = (0.6, 1.0)
     veil: tuple[float, float] = (0.1, 0.4)
     veil_level: tuple[float, float] = (0.8, 1.0)
 
@@ -119,19 +135,7 @@ class DenseSnow:
         scale = min(height, width) / 512
         angle = float(rng.uniform(*self.angle_deg))
         params = {"angle_deg": angle, "veil": float(rng.uniform(*self.veil)), "veil_level": float(rng.uniform(*self.veil_level))}
-        mask = np.zeros((height, width), np.float32)
-        layers = []
-        for sigma_range, density_range in zip(self.flake_sigma, self.density, strict=True):
-            layer = {
-                "flake_sigma": float(rng.uniform(*sigma_range)),
-                "density": float(rng.uniform(*density_range)),
-                "motion_length": float(rng.uniform(*self.motion_length)),
-                "opacity": float(rng.uniform(0.6, 1.0)),
-            }
-            flakes = flake_layer((height, width), rng, sigma=max(0.3, layer["flake_sigma"] * scale), density=layer["density"],
-                                 motion_length=layer["motion_length"] * scale, angle_deg=angle)  # fmt: skip
-            mask = _over(mask, flakes * layer["opacity"])
-            layers.append(layer)
+        mask, layers = depth_layers((height, width), rng, scale, angle, self.flake_sigma, self.density, self.motion_length, self.opacity)
         params["layers"] = layers
         params["severity"] = float(min(1.0, mask.mean() / 0.15 + params["veil"]))
         veiled = image * (1.0 - params["veil"]) + params["veil_level"] * params["veil"]
