@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -116,20 +117,26 @@ class PairsReport:
 
 
 @contextmanager
-def _build_lock(directory: Path):
-    """One build per pairs folder at a time: two would synthesize the same photos into one manifest."""
+def _build_lock(directory: Path, wait_seconds: float):
+    """One build per pairs folder at a time (two would synthesize the same photos into one manifest);
+    another process, e.g. a second torchrun worker, waits for it and then finds the pairs built."""
     lock = directory / LOCK
-    for _ in range(2):
+    deadline = time.monotonic() + wait_seconds
+    while True:
         try:
             handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             break
         except FileExistsError:
-            owner = lock.read_text().strip()
-            if owner.isdigit() and _alive(int(owner)):
+            try:
+                owner, age = lock.read_text().strip(), time.time() - lock.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if (owner.isdigit() and not _alive(int(owner))) or (not owner and age > 10):
+                lock.unlink(missing_ok=True)  # left behind by a killed build
+            elif time.monotonic() > deadline:
                 raise SplitError(f"{directory}: another build of this split is running (pid {owner}); wait for it to finish") from None
-            lock.unlink(missing_ok=True)  # left behind by a killed build
-    else:
-        raise SplitError(f"{directory}: could not take {lock}; delete it if no build is running")
+            else:
+                time.sleep(0.2)
     os.write(handle, str(os.getpid()).encode())
     os.close(handle)
     try:
@@ -255,6 +262,7 @@ def build_pairs(
     cache_root: str | Path,
     config: SynthesisConfig | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    wait_seconds: float = 3600.0,
 ) -> PairsReport:
     """Write (once) the pairs of `split` under cache_root; bad photos are listed in failures and skipped.
 
@@ -269,7 +277,9 @@ def build_pairs(
     if (directory / MANIFEST).is_file():
         return PairsReport(directory, read_pairs(directory), 0, 0, _read_jsonl(directory / FAILURES))
     directory.mkdir(parents=True, exist_ok=True)
-    with _build_lock(directory):
+    with _build_lock(directory, wait_seconds):
+        if (directory / MANIFEST).is_file():  # built by the process we waited for
+            return PairsReport(directory, read_pairs(directory), 0, 0, _read_jsonl(directory / FAILURES))
         save_config(config, directory / SPLIT_CONFIG)
 
         done_rows = [PairRow.from_dict(r, directory) for r in _read_jsonl(directory / PARTIAL)]
