@@ -35,3 +35,26 @@ restore-embed assess "$E/real_noref/rain_heavyrain_web" "$E/real_noref/snow_real
 restore-embed build --split "$train" --encoder local --prompter runs/prompter
 restore-train run --split "$train" --init-from stage2_restore/weights/restorer --width 16 --steps 10000 --batch-size 4 --crop 96 \
     --lr 2e-4 --clear-fraction 0.25 --checkpoint-every 500 --threads 2 --out runs/leg4
+
+# Validation decides (first release vs leg 4), on bsds500-val only.
+restore-eval "$val" --seed 1 --categories "$categories" --checkpoint shipped=stage2_restore/weights/restorer \
+    --checkpoint leg4=runs/leg4 --limit 20 --report docs/results/restorer_val.csv
+restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint shipped=stage2_restore/weights/restorer \
+    --checkpoint leg4=runs/leg4 --limit 20 --report docs/results/restorer_heldout_val.csv --grid docs/results/restorer_heldout_val.png
+
+# Ship the pair: the restorer reads the prompter's vectors, so both are replaced together, and the
+# restorer's binding names the packaged prompter.
+restore-train export runs/leg4 -o stage2_restore/weights/restorer
+cp runs/prompter/{model.safetensors,config.json,train_config.json,history.csv,history.png,reliability.png} shared/weights/assessor/
+python -c "import json, pathlib; p = pathlib.Path('stage2_restore/weights/restorer/cache.json'); b = json.loads(p.read_text()); \
+b['prompter_locator'] = 'shipped'; p.write_text(json.dumps(b, indent=2, sort_keys=True) + '\n')"
+
+# Evaluation, once, on sets never trained or tuned on.
+restore-eval "folder:$E/clean/bsds500-test" --seed 1234 --families classic --cache-dir cache/eval11-classic --limit 40 \
+    --checkpoint new=stage2_restore/weights/restorer --report docs/results/campaign_composites.csv --grid docs/results/campaign_composites.png
+for p in rain100h_jordere_subset outdoor_rain_test1 sots_outdoor_airnet lol_eval15 polyu_real_noise; do
+    restore-eval "paired:$E/paired/$p" --checkpoint new=stage2_restore/weights/restorer --report "docs/results/campaign_real_$p.csv"
+done
+python docs/results/clean_through_restore.py "$E/clean/kodak24" "$E/clean/mcmaster" --report docs/results/clean_through_restore.csv
+python docs/results/real_noref_grid.py "$E/real_noref/rain_heavyrain_web" "$E/real_noref/snow_real" "$E/real_noref/haze_real" \
+    "$E/real_noref/lowlight_lime" --per-folder 3 -o docs/results/real_noref.png
