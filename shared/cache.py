@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from shared.contract import LABELS as LABEL_NAMES
-from shared.contract import PHOTO_CATEGORY, SCHEMA_VERSION, Failure, Fingerprint, cache_key, photo_image_id
+from shared.contract import PHOTO_CATEGORY, SCHEMA_VERSION, Failure, Fingerprint, cache_key, decision_confidence, photo_image_id
 from shared.errors import CacheError
 from shared.fileio import atomic_path, atomic_write_text
 
@@ -54,7 +54,7 @@ class EmbeddingRecord:
     def confidence(self) -> np.ndarray:
         """Probability that each label's decision (present or absent) is right."""
         probabilities = self.labels.astype(np.float32) if self.probabilities is None else self.probabilities
-        return np.where(self.labels.astype(bool), probabilities, 1.0 - probabilities).astype(np.float32)
+        return decision_confidence(self.labels, probabilities)
 
 
 def shard_name(index: int, count: int) -> str:

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+import numpy as np
+
 from shared import __version__
 from shared.config import config_from_dict
 from shared.degrade import category_name
@@ -43,6 +45,11 @@ def category_of(presence: Iterable) -> str:
 
 
 # Cache keys and photo ids ------------------------------------------------------------------------
+
+
+def decision_confidence(presence: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Probability that each label decision (present or absent) is right, from its presence probability."""
+    return np.where(np.asarray(presence).astype(bool), probabilities, 1.0 - probabilities).astype(np.float32)
 
 
 def cache_key(image_id: str, category: str, variant: int = 0) -> str:

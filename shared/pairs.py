@@ -4,7 +4,7 @@ Stage one and stage two both read pixels from here, so they see the very same de
 A split holds `variants` independent composites per (photo, category), each reproducible from
 (seed, photo, category, variant) alone (`resynthesize`); its manifest row names the generator
 families and their parameters. Pixels are stored rather than re-synthesized while training: a
-composite costs 10-90 ms of CPU per 512 px photo, a stored one a PNG decode once (BENCHMARKS.md).
+composite costs about 40 ms of CPU per 512 px photo, a stored one a PNG decode once (README: Degradations).
 A build appends each finished photo's rows to manifest.partial.jsonl, so an interrupted build
 resumes where it stopped; the final manifest.jsonl is written atomically at the end.
 """
@@ -28,7 +28,7 @@ from shared.degrade import CDD11_CATEGORIES, CLEAR, DegradationModel, components
 from shared.degrade.composite import stable_id_hash
 from shared.errors import ConfigError, ImageReadError, SplitError
 from shared.fileio import atomic_write_text
-from shared.image_io import fit_max_side, save_image
+from shared.image_io import fit_max_side, save_image, to_uint8
 from shared.splits import CleanPhoto, Split
 
 MANIFEST = "manifest.jsonl"
@@ -155,6 +155,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _finished(directory: Path) -> PairsReport:
+    return PairsReport(directory, read_pairs(directory), 0, 0, _read_jsonl(directory / FAILURES))
+
+
 def default_synthesis(split: Split) -> SynthesisConfig:
     """A new split's synthesis: its own seed, its own family set (training families unless held out)."""
     return SynthesisConfig(seed=split.default_seed, model=DegradationModel.from_family_set(split.family_set))
@@ -225,7 +229,7 @@ def _prepare(photo: CleanPhoto, max_side: int | None) -> tuple[np.ndarray, np.nd
         if depth.shape != clean.shape[:2]:
             depth = resize(depth, clean.shape[:2], preserve_range=True).astype(np.float32)
     # Quantise once, and degrade the quantised clean, so the pair on disk is exactly what we describe.
-    return np.round(np.clip(clean, 0, 1) * 255) / 255, depth
+    return to_uint8(clean) / 255, depth
 
 
 def _degraded_name(image_id: str, variant: int) -> str:
@@ -254,7 +258,7 @@ def resynthesize(row: PairRow, config: SynthesisConfig, photo: CleanPhoto) -> np
     if row.category == CLEAR:
         return clean.astype(np.float32)
     degraded, _ = config.model.degrade(clean, row.category, row.image_id, config.seed, depth, row.variant)
-    return np.round(np.clip(degraded, 0, 1) * 255).astype(np.float32) / 255
+    return to_uint8(degraded).astype(np.float32) / 255
 
 
 def build_pairs(
@@ -275,11 +279,11 @@ def build_pairs(
         config = _saved_config(directory) if saved.is_file() else default_synthesis(split)
     _check_config(directory, config)
     if (directory / MANIFEST).is_file():
-        return PairsReport(directory, read_pairs(directory), 0, 0, _read_jsonl(directory / FAILURES))
+        return _finished(directory)
     directory.mkdir(parents=True, exist_ok=True)
     with _build_lock(directory, wait_seconds):
         if (directory / MANIFEST).is_file():  # built by the process we waited for
-            return PairsReport(directory, read_pairs(directory), 0, 0, _read_jsonl(directory / FAILURES))
+            return _finished(directory)
         save_config(config, directory / SPLIT_CONFIG)
 
         done_rows = [PairRow.from_dict(r, directory) for r in _read_jsonl(directory / PARTIAL)]

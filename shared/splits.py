@@ -61,7 +61,7 @@ class Split:
     """Which generator families (shared.degrade.families.FAMILY_SETS) synthesize its composites."""
 
 
-def _image_files(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
@@ -71,7 +71,7 @@ def _id_for(path: Path, root: Path) -> str:
 
 
 def _photos_in(folder: Path) -> list[CleanPhoto]:
-    return [CleanPhoto(_id_for(p, folder), str(p), lambda p=p: load_image(p).rgb) for p in _image_files(folder)]
+    return [CleanPhoto(_id_for(p, folder), str(p), lambda p=p: load_image(p).rgb) for p in image_files(folder)]
 
 
 def _demo_photos() -> list[CleanPhoto]:
@@ -98,7 +98,7 @@ def _cdd11_pairs(folder: Path) -> list[ReadyPair]:
     clear = folder / CLEAR
     pairs = []
     for category in CDD11_CATEGORIES:
-        for degraded in _image_files(folder / category) if (folder / category).is_dir() else []:
+        for degraded in image_files(folder / category) if (folder / category).is_dir() else []:
             matches = [m for m in clear.glob(degraded.stem + ".*") if m.suffix.lower() in IMAGE_SUFFIXES]
             pairs.append(ReadyPair(_id_for(degraded, folder / category), category, degraded, matches[0] if matches else None))
     return pairs
@@ -207,9 +207,9 @@ def _paired(path: str) -> Split:
     slug = "paired-" + re.sub(r"[^A-Za-z0-9._-]+", "-", folder.resolve().name)
 
     def pairs() -> list[ReadyPair]:
-        targets = {p.stem: p for p in _image_files(folder / "target")}
+        targets = {p.stem: p for p in image_files(folder / "target")}
         return [ReadyPair(_id_for(p, folder / "input"), folder.resolve().name, p, _match_target(p, targets))
-                for p in _image_files(folder / "input")]  # fmt: skip
+                for p in image_files(folder / "input")]  # fmt: skip
 
     return Split(f"paired:{path}", slug, 0, ready_pairs=pairs)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import typer
 
 from shared.cli import build_split_pairs, console, error_console, progress_bar, run_app
@@ -72,14 +71,14 @@ def families(
     from shared.degrade.survey import survey_families
     from shared.errors import SplitError
     from shared.fileio import atomic_path
-    from shared.image_io import fit_max_side
+    from shared.image_io import fit_max_side, to_uint8
     from shared.splits import resolve_split
 
     chosen = resolve_split(split, data_root)
     if chosen.clean_photos is None:
         raise SplitError(f"{split}: holds ready pairs, not clean photos; give a folder of clean photos")
     selected = sorted(chosen.clean_photos(), key=lambda p: p.image_id)[:photos]
-    loaded = [(p.image_id, np.round(fit_max_side(p.load(), max_side or None) * 255) / 255) for p in selected]
+    loaded = [(p.image_id, to_uint8(fit_max_side(p.load(), max_side or None)) / 255) for p in selected]
     with progress_bar("families") as on_progress:
         rows = survey_families(loaded, seed, on_progress)
     table = Table(title=f"generator families alone on {len(loaded)} photos of {split} (seed {seed})")
@@ -226,12 +225,12 @@ def assess(
 
     from shared.contract import LABELS
     from shared.fileio import atomic_path
-    from shared.image_io import IMAGE_SUFFIXES
+    from shared.splits import image_files
     from stage1_embed.prompter import PromptGenerator, assess_files
 
     files = []
     for path in paths:
-        files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
+        files += image_files(path) if path.is_dir() else [path]
     generator = PromptGenerator.from_pretrained(prompter) if prompter else PromptGenerator.from_pretrained()
     with progress_bar("assess") as on_progress:
         results = assess_files(generator, files, on_progress)
