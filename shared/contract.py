@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +37,18 @@ LABELS = ("low", "haze", "rain", "snow", "noise", "blur")
 """What the pseudo-prompt generator predicts (presence and severity of each), in cache column order."""
 WEATHER = ("low", "haze", "rain", "snow")
 """The labels that name CDD-11's classes; noise and blur are extras outside them."""
+CAPTURE = tuple(label for label in LABELS if label not in WEATHER)
+"""Degradations of the camera (noise, blur), outside CDD-11's classes."""
 
 
 def category_of(presence: Iterable) -> str:
     """CDD-11-style class of the weather labels present ('clear' if none), e.g. 'low_haze_rain'; may be outside the 12."""
     return category_name(label for label, on in zip(LABELS, presence, strict=True) if on and label in WEATHER)
+
+
+def captures_in(presence: Iterable) -> list[str]:
+    """The camera labels (CAPTURE) that `presence` marks, in label order."""
+    return [label for label, on in zip(LABELS, presence, strict=True) if on and label in CAPTURE]
 
 
 # Cache keys and photo ids ------------------------------------------------------------------------
@@ -140,6 +147,18 @@ class Fingerprint:
 def cache_folder(cache_dir: str | Path, split_slug: str, fingerprint: Fingerprint) -> Path:
     """Where a split's vectors of one fingerprint live: CACHE_DIR/<split>/<embedder>-<id>/."""
     return Path(cache_dir) / split_slug / fingerprint.directory_name
+
+
+TRUE_PROMPTS = " || prompts worded from each pair's true labels"
+"""Marks vectors whose prompts were worded from the ground truth instead of the prompter's guess."""
+
+
+def true_prompt_fingerprint(fingerprint: Fingerprint) -> Fingerprint:
+    """The same models' vectors with every prompt worded from the pair's true labels: an oracle that
+    measures what the prompter's mistakes cost the restorer. Its own cache folder, never trained on."""
+    if fingerprint.prompt_template.endswith(TRUE_PROMPTS):
+        return fingerprint
+    return replace(fingerprint, prompt_template=fingerprint.prompt_template + TRUE_PROMPTS)
 
 
 # Run folders and checkpoint folders --------------------------------------------------------------

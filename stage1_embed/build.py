@@ -29,7 +29,7 @@ from shared.contract import PHOTO_CATEGORY, Failure, Fingerprint, photo_image_id
 from shared.errors import CacheError, ImageReadError
 from shared.image_io import load_image
 from shared.pairs import PairRow
-from stage1_embed.labels import parse_steering, prompt_of
+from stage1_embed.labels import parse_steering, prompt_of, targets_of
 from stage1_embed.prompter import PromptGenerator
 
 
@@ -53,12 +53,19 @@ class BuildReport:
 
 
 def embed_rows(
-    rows: Sequence[PairRow], prompter: PromptGenerator, embedder, batch_size: int, steer: str | None = None
+    rows: Sequence[PairRow],
+    prompter: PromptGenerator,
+    embedder,
+    batch_size: int,
+    steer: str | None = None,
+    true_prompts: bool = False,
 ) -> tuple[list[EmbeddingRecord], list[dict]]:
     """Records of `rows` in order; unreadable images become failure entries.
 
     `steer` (e.g. "haze and heavy rain") replaces the detected labels: the prompt is worded by
     the same template from the user's labels, keeping the assessor's severity where it agrees.
+    `true_prompts` words each prompt from the pair's own category and recorded severities (the
+    oracle of shared.contract.true_prompt_fingerprint); the image features stay the assessor's.
     """
     records, failures = [], []
     for start in range(0, len(rows), batch_size):
@@ -77,6 +84,10 @@ def embed_rows(
             steered = [parse_steering(steer, s) for s in severity]
             presence, severity = np.stack([p for p, _ in steered]), np.stack([s for _, s in steered])
             probabilities = presence.astype(np.float32)  # the user's words are taken as certain
+        if true_prompts:
+            truth = [targets_of(row.category, row.params) for row in batch]
+            presence, severity = np.stack([p > 0 for p, _ in truth]), np.stack([s for _, s in truth])
+            probabilities = presence.astype(np.float32)
         prompts = [prompt_of(p, s) for p, s in zip(presence, severity, strict=True)]
         embeddings = embedder.embed(images, prompts, assessment.features)  # the assessor ran once, above
         for i, row in enumerate(batch):
@@ -97,6 +108,7 @@ def build_embeddings(
     rows_per_shard: int = 1024,
     on_progress: Callable[[int, int], None] | None = None,
     steer: str | None = None,
+    true_prompts: bool = False,
 ) -> BuildReport:
     """Build this worker's shards (index % N == K) of the plan for `rows` under `directory`."""
     directory = Path(directory)
@@ -122,7 +134,7 @@ def build_embeddings(
             if status.state in ("corrupt", "foreign"):
                 replaced.append(f"{path.name} ({status.state}: {status.detail})")
             shard_rows = [rows[i] for i in plan[index]]
-            records, shard_failures = embed_rows(shard_rows, prompter, embedder, batch_size, steer)
+            records, shard_failures = embed_rows(shard_rows, prompter, embedder, batch_size, steer, true_prompts)
             write_shard(path, fingerprint, records, len(shard_rows), shard_failures)
             built.append(path.name)
             failures.extend(shard_failures)

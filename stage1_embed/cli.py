@@ -131,6 +131,9 @@ def build(
     rows_per_shard: int = typer.Option(1024, "--rows-per-shard", min=1),
     data_root: str = typer.Option(None, "--data-root", help="Dataset root (default: $RESTORE_DATA)"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
+    true_prompts: bool = typer.Option(
+        False, "--true-prompts", help="Word each prompt from the pair's true labels (an oracle for restore-eval --true-prompts)"
+    ),
 ) -> None:
     """Embed every degraded image of a split into HDF5 shards under CACHE_DIR/<split>/<fingerprint>/."""
     import os
@@ -138,6 +141,7 @@ def build(
     from rich.table import Table
 
     from shared.cache import parse_shard_spec
+    from shared.contract import true_prompt_fingerprint
     from stage1_embed.build import build_embeddings, device_from_environment, worker_from_environment
 
     worker = parse_shard_spec(shard) if shard else worker_from_environment(os.environ)
@@ -145,9 +149,12 @@ def build(
     device = device_from_environment(os.environ)
     split_obj, pairs = build_split_pairs(split, data_root, cache_dir)
     generator, embedder, fingerprint = _load_models(encoder, model, quant, prompter, device)
+    if true_prompts:
+        fingerprint = true_prompt_fingerprint(fingerprint)
     directory = Path(cache_dir) / split_obj.slug / fingerprint.directory_name
     with progress_bar(f"embed {split_obj.name} [{shard}]") as on_progress:
-        report = build_embeddings(pairs.rows, generator, embedder, fingerprint, directory, worker, batch_size, rows_per_shard, on_progress)
+        report = build_embeddings(pairs.rows, generator, embedder, fingerprint, directory, worker, batch_size, rows_per_shard, on_progress,
+                                  true_prompts=true_prompts)  # fmt: skip
     table = Table(title=f"restore-embed build {split_obj.name} ({embedder.name}, dim {embedder.dim})")
     table.add_column("what")
     table.add_column("value", justify="right")

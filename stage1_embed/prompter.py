@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from shared.assessor import SHIPPED_ASSESSOR, AssessorNet, load_assessor, save_assessor, stack_views, weights_hash
-from shared.contract import SHIPPED_PROMPTER, decision_confidence
+from shared.contract import SHIPPED_PROMPTER, captures_in, decision_confidence
 from stage1_embed.labels import category_of, prompt_of
 
 
@@ -94,9 +94,7 @@ def assess_files(generator: PromptGenerator, paths: list[Path], on_progress=None
             found = generator.assess([image])
             probabilities = found.probabilities[0]
             confidence = float(decision_confidence(found.presence[0], probabilities).min())
-            named = found.categories[0] if not found.presence[0][4:].any() else found.categories[0] + "+" + "+".join(
-                label for label, on in zip(("noise", "blur"), found.presence[0][4:], strict=True) if on
-            )  # fmt: skip
+            named = "+".join([found.categories[0], *captures_in(found.presence[0])])
             results.append(PhotoAssessment(Path(path), found.prompts[0], named, confidence, tuple(float(p) for p in probabilities)))
         if on_progress:
             on_progress(index + 1, len(paths))

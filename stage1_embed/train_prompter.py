@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from shared.assessor import AssessorConfig, AssessorNet, load_assessor, stack_views
+from shared.contract import captures_in
 from shared.degrade import CLEAR
 from shared.errors import ImageReadError
 from shared.fileio import atomic_path
@@ -319,7 +320,7 @@ def confusion(predictions: Predictions, data: LabelledImages) -> tuple[list[str]
     for truth, presence in zip(data.categories, predictions.presence, strict=True):
         if truth not in CATEGORY_CLASSES:
             continue
-        predicted = category_of(presence) if not presence[4:].any() else "other"
+        predicted = "other" if captures_in(presence) else category_of(presence)
         counts[CATEGORY_CLASSES.index(truth), classes.index(predicted if predicted in classes else "other")] += 1
     return classes, counts
 

@@ -72,8 +72,7 @@ def layout_why(layouts: dict) -> str:
     if gain >= 0.05:
         return f"convolutions dominate (profile below); in channels_last (NHWC) oneDNN runs them {gain * 100:.0f} % faster, same output"
     return (
-        "channels_last (NHWC) cut the convolutions' time in the profile below, "
-        f"but the whole restore gained {gain * 100:.0f} % in this run"
+        f"channels_last (NHWC) cut the convolutions' time in the profile below, but the whole restore gained {gain * 100:.0f} % in this run"
     )
 
 

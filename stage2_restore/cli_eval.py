@@ -39,6 +39,9 @@ def evaluate(
     max_side: int = typer.Option(None, "--max-side", help="Downscale larger photos when synthesizing (default 512); 0 keeps full size"),
     categories: str = typer.Option(None, "--categories", help="Comma-separated categories to synthesize (default: CDD-11's 11)"),
     families: str = typer.Option(None, "--families", help="Generator families: train (default), heldout, all or classic"),
+    true_prompts: bool = typer.Option(
+        False, "--true-prompts", help="Also score each checkpoint with prompts worded from the true labels (NAME+true): the prompter's cost"
+    ),
 ) -> None:
     """Score the input and each checkpoint per category on SPLIT; builds the split's pairs, and its vectors for a checkpoint, if needed."""
     synthesis = {"seed": seed, "max_side": max_side, "categories": categories, "families": families}
@@ -47,10 +50,13 @@ def evaluate(
     console.print("input: the degraded images as they are")
     for contender in contenders(checkpoint or []):
         console.print(f"{contender.name}: {contender.role}")
-        with console.status(f"stage one: embedding {split_obj.name} for {contender.name} (once)"):
-            if embed_split_for(contender.path, split_obj, cache_dir, data_root):
-                console.print(f"  embedded {split_obj.name} with {contender.name}'s embedder and prompter")
-        models[contender.name] = checkpoint_model(contender.path, Path(cache_dir) / split_obj.slug, tile)[1]
+        for oracle in (False, True) if true_prompts else (False,):
+            name = f"{contender.name}+true" if oracle else contender.name
+            with console.status(f"stage one: embedding {split_obj.name} for {name} (once)"):
+                if embed_split_for(contender.path, split_obj, cache_dir, data_root, oracle):
+                    wording = "true prompts" if oracle else "its prompter's prompts"
+                    console.print(f"  embedded {split_obj.name} with {contender.name}'s embedder, {wording}")
+            models[name] = checkpoint_model(contender.path, Path(cache_dir) / split_obj.slug, tile, true_prompts=oracle)[1]
     rows = limit_images(pairs.rows, limit)
     with progress_bar(f"evaluate {split_obj.name}") as on_progress:
         scores, failures = score_pairs(rows, models, on_progress)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from shared.cache import MANIFEST_FILE, CacheError, EmbeddingCache
-from shared.contract import RUNS_DIR, cache_folder, checkpoint_name, newest_run, read_binding, run_stage_one
+from shared.contract import RUNS_DIR, cache_folder, checkpoint_name, newest_run, read_binding, run_stage_one, true_prompt_fingerprint
 from shared.degrade import CDD11_CATEGORIES, CLEAR
 from shared.errors import ImageReadError, RestoreError
 from shared.fileio import atomic_path
@@ -66,11 +66,20 @@ def identity(degraded: np.ndarray, row: PairRow) -> np.ndarray:
     return degraded
 
 
-def checkpoint_model(checkpoint: str | Path, split_cache: Path, tile: int = 512, overlap: int = 32) -> tuple[str, Model]:
-    """(name, model) of a checkpoint, reading each image's vector from the split's cache of the same fingerprint."""
+def vectors_of(checkpoint: str | Path, true_prompts: bool = False):
+    """The fingerprint of the vectors `checkpoint` reads: its binding, or that binding's true-prompt oracle."""
+    fingerprint = read_binding(checkpoint)
+    return true_prompt_fingerprint(fingerprint) if true_prompts else fingerprint
+
+
+def checkpoint_model(
+    checkpoint: str | Path, split_cache: Path, tile: int = 512, overlap: int = 32, true_prompts: bool = False
+) -> tuple[str, Model]:
+    """(name, model) of a checkpoint, reading each image's vector from the split's cache of the same
+    fingerprint (with `true_prompts`, from the cache whose prompts were worded from the true labels)."""
     restorer = Restorer.from_pretrained(checkpoint)
     name = checkpoint_name(checkpoint)
-    fingerprint = read_binding(checkpoint)
+    fingerprint = vectors_of(checkpoint, true_prompts)
     folder = cache_folder(split_cache.parent, split_cache.name, fingerprint)
     if not folder.is_dir():
         raise CacheError(
@@ -117,13 +126,16 @@ def contenders(specs: Sequence[str] = (), runs_dir: str | Path = RUNS_DIR) -> li
     return unique
 
 
-def embed_split_for(checkpoint: str | Path, split: Split, cache_dir: str | Path, data_root: str | Path | None = None) -> bool:
+def embed_split_for(
+    checkpoint: str | Path, split: Split, cache_dir: str | Path, data_root: str | Path | None = None, true_prompts: bool = False
+) -> bool:
     """Run stage one on `split` with the checkpoint's embedder and prompter unless its vectors are complete; True if it ran."""
-    fingerprint = read_binding(checkpoint)
+    fingerprint = vectors_of(checkpoint, true_prompts)
     manifest = cache_folder(cache_dir, split.slug, fingerprint) / MANIFEST_FILE
     if manifest.is_file() and json.loads(manifest.read_text()).get("complete"):
         return False
     arguments = ["--split", split.name, "--cache-dir", str(cache_dir), *(["--data-root", str(data_root)] if data_root else [])]
+    arguments += ["--true-prompts"] if true_prompts else []
     run_stage_one(fingerprint, "build", arguments, source=str(checkpoint))
     return True
 

@@ -43,8 +43,16 @@ def survey_families(
             values.append(psnr(clean, degraded))
             severities.append(params[component]["severity"])
         results.append(
-            FamilySurvey(component, name, HELD_OUT.get(component) == name, float(np.mean(values)), float(np.min(values)),
-                         float(np.max(values)), float(np.mean(severities)), seconds / max(megapixels, 1e-9))  # fmt: skip
+            FamilySurvey(
+                component=component,
+                family=name,
+                held_out=HELD_OUT.get(component) == name,
+                psnr_mean=float(np.mean(values)),
+                psnr_min=float(np.min(values)),
+                psnr_max=float(np.max(values)),
+                severity_mean=float(np.mean(severities)),
+                seconds_per_megapixel=seconds / max(megapixels, 1e-9),
+            )
         )
         if on_progress:
             on_progress(index + 1, len(jobs))

@@ -4,11 +4,13 @@ import torch
 from PIL import Image
 
 from shared.cache import CacheError, EmbeddingCache, cache_key, shard_name
+from shared.contract import true_prompt_fingerprint
 from shared.image_io import load_image, to_uint8
 from stage1_embed.build import build_embeddings
 from stage1_embed.embedders import create_embedder, fingerprint_of
 from stage1_embed.embedders.e5v import E5VEmbedder, EmbedderUnavailable
 from stage1_embed.embedders.local import LocalEmbedder
+from stage1_embed.labels import prompt_of, targets_of
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +54,22 @@ def test_round_trip_of_a_split(tmp_path, tiny_split, prompter, local_embedder_fo
     np.testing.assert_allclose(record.embedding, direct[0], atol=2e-3)  # float16 storage
     again = build(rows, prompter, embedder, tmp_path / "emb")
     assert again.images == 0 and len(again.shards_reused) == 3
+
+
+def test_true_prompts_are_worded_from_each_pairs_labels_in_a_cache_of_their_own(tmp_path, tiny_split, prompter, local_embedder_for):
+    _, rows = tiny_split
+    embedder = local_embedder_for(prompter)
+    oracle = true_prompt_fingerprint(fingerprint_of(embedder, prompter))
+    assert oracle.id != fingerprint_of(embedder, prompter).id and true_prompt_fingerprint(oracle) == oracle
+    build_embeddings(rows, prompter, embedder, oracle, tmp_path / "true", rows_per_shard=4, batch_size=3, true_prompts=True)
+    cache = EmbeddingCache(tmp_path / "true", expected=oracle)
+    for row in rows:
+        record = cache[row.key]
+        presence, severity = targets_of(row.category, row.params)
+        assert record.prompt == prompt_of(presence > 0, severity)
+        np.testing.assert_array_equal(record.labels, presence.astype(np.uint8))
+    with pytest.raises(CacheError):
+        EmbeddingCache(tmp_path / "true", expected=fingerprint_of(embedder, prompter))
 
 
 def test_resume_after_a_kill_mid_shard_equals_a_one_shot_build(tmp_path, tiny_split, prompter, local_embedder_for):

@@ -37,3 +37,17 @@ def test_known_errors_are_one_red_line_and_an_exit_code(tmp_path):
     ]
     debug = run_cli("restore-eval", "nosuch", cwd=tmp_path, env={"RESTORE_DEBUG": "1"})
     assert "Traceback" in debug.stderr and "SplitError" in debug.stderr
+
+
+def test_true_prompts_score_each_checkpoint_beside_its_prompters_guess(tmp_path):
+    photos = tmp_path / "photos"
+    write_photo(photos / "p0.png", 20, 28, seed=0)
+    cache = ("--cache-dir", str(tmp_path / "cache"), "--categories", "haze,low_rain")
+    result = run_cli("restore-eval", f"folder:{photos}", *cache, "--true-prompts", "--report", str(tmp_path / "m.csv"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "true prompts" in result.stdout
+    with open(tmp_path / "m.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["model"] for r in rows if r["category"] == "average"] == ["input", "shipped", "shipped+true"]
+    folders = sorted(p.name for p in (tmp_path / "cache").glob("folder-*/local-*"))
+    assert len(folders) == 2  # the prompter's vectors and the oracle's, side by side
