@@ -26,7 +26,7 @@ from shared.cache import (
     write_shard,
 )
 from shared.contract import PHOTO_CATEGORY, Failure, Fingerprint, photo_image_id
-from shared.errors import CacheError, ImageReadError
+from shared.errors import CacheError, ConfigError, ImageReadError
 from shared.image_io import load_image
 from shared.pairs import PairRow
 from stage1_embed.labels import parse_steering, prompt_of, targets_of
@@ -85,7 +85,7 @@ def embed_rows(
             presence, severity = np.stack([p for p, _ in steered]), np.stack([s for _, s in steered])
             probabilities = presence.astype(np.float32)  # the user's words are taken as certain
         if true_prompts:
-            truth = [targets_of(row.category, row.params) for row in batch]
+            truth = [_true_labels(row) for row in batch]
             presence, severity = np.stack([p > 0 for p, _ in truth]), np.stack([s for _, s in truth])
             probabilities = presence.astype(np.float32)
         prompts = [prompt_of(p, s) for p, s in zip(presence, severity, strict=True)]
@@ -95,6 +95,16 @@ def embed_rows(
             records.append(EmbeddingRecord(row.key, embeddings[i], prompts[i],
                                            presence[i].astype(np.uint8), severity[i], manifest_row, probabilities[i]))  # fmt: skip
     return records, failures
+
+
+def _true_labels(row: PairRow) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        return targets_of(row.category, row.params)
+    except ConfigError:
+        raise ConfigError(
+            f"--true-prompts: {row.degraded} is in category {row.category!r}, which names no degradations; "
+            "true labels are known only for synthesized splits"
+        ) from None
 
 
 def build_embeddings(

@@ -23,13 +23,17 @@ def restore(
     checkpoint: Path = typer.Option(None, "--checkpoint", help="Restorer folder (default: the shipped one)"),
     tile: int = typer.Option(512, "--tile", help="Restore in tiles of this size (bounds memory on large photos)"),
     keep_clear: float = typer.Option(0.8, "--keep-clear", help="Return a photo called clear with this confidence unchanged (>1: never)"),
+    sure: float = typer.Option(
+        None, "--sure", help="Probability of the strongest degradation from which it is removed in full (default 0.75); below, less"
+    ),
 ) -> None:
     """Restore a photo (or every photo in a folder): detect its degradations, remove them, save."""
     from rich.table import Table
 
     from stage2_restore.photos import SHIPPED_RESTORER, RestoreOptions, plan_jobs, restore_photos
 
-    options = RestoreOptions(prompt=prompt, strength=strength, compare=compare, overwrite=overwrite, tile=tile, keep_clear=keep_clear)
+    caution = {"sure": sure} if sure is not None else {}
+    options = RestoreOptions(prompt, strength, compare, overwrite, tile, keep_clear=keep_clear, **caution)
     jobs = plan_jobs(source, output)
     with progress_bar(f"restore {len(jobs)} photo{'s' * (len(jobs) != 1)}") as on_progress:
         results = restore_photos(jobs, checkpoint or SHIPPED_RESTORER, options, on_progress)
@@ -40,9 +44,12 @@ def restore(
         if result.status in ("restored", "clear"):
             width, height = result.size
             shown = str(result.job.output) + (f"\n{result.compare}" if result.compare else "")
-            sure = f"{result.confidence:.2f}" + (" [yellow](unsure)[/yellow]" if result.confidence < options.keep_clear else "")
+            doubt = " [yellow](unsure)[/yellow]" if result.confidence < options.keep_clear else ""
+            if result.status == "restored" and result.applied < options.strength:
+                doubt = f" [yellow](unsure: {result.applied:.0%} of the restoration applied)[/yellow]"
             said = result.prompt + (" [green](left unchanged)[/green]" if result.status == "clear" else "")
-            table.add_row(str(result.job.source), said, sure, f"{width}x{height}", f"{result.seconds:.1f}", shown)
+            sure_text = f"{result.confidence:.2f}{doubt}"
+            table.add_row(str(result.job.source), said, sure_text, f"{width}x{height}", f"{result.seconds:.1f}", shown)
         elif result.status == "exists":
             table.add_row(str(result.job.source), "", "", "", "", f"[yellow]kept existing[/yellow] {result.job.output}")
     console.print(table)

@@ -28,6 +28,19 @@ __all__ = ["SHIPPED_RESTORER", "PhotoJob", "PhotoResult", "RestoreOptions", "emb
 COMPARE_SUFFIX = ".compare.png"
 
 
+SURE = 0.75
+"""Default of RestoreOptions.sure: chosen on validation (docs/results/caution_sweep.py)."""
+
+
+def caution_of(evidence: float, sure: float) -> float:
+    """Share of the restoration to apply when the prompter gives its strongest degradation probability
+    `evidence`: all of it from `sure` up, none at 0.5 (a coin flip) or below, linear in between. A wrong
+    prompt makes the restorer do the wrong thing, so doubt moves the output back toward the photo."""
+    if evidence >= sure:
+        return 1.0
+    return max(0.0, (evidence - 0.5) / (sure - 0.5))
+
+
 @dataclass(frozen=True)
 class RestoreOptions:
     """How `restore` treats every photo of one run."""
@@ -42,10 +55,14 @@ class RestoreOptions:
     overlap: int = 32
     keep_clear: float = 0.8
     """A photo the prompter calls clear with at least this confidence in every label is returned as it is."""
+    sure: float = SURE
+    """Probability of the strongest detected degradation from which its restoration is applied in full."""
 
     def __post_init__(self) -> None:
         if self.keep_clear < 0.5:
             raise ConfigError(f"--keep-clear {self.keep_clear}: must be at least 0.5 (above 1 never keeps a photo as is)")
+        if not 0.5 <= self.sure <= 1.0:
+            raise ConfigError(f"--sure {self.sure}: must be between 0.5 (always restore in full) and 1")
         if not 0.0 <= self.strength <= 1.0:
             raise ConfigError(f"--strength {self.strength}: must be between 0 and 1")
         if self.tile < 64 or not 0 <= self.overlap < self.tile // 2:
@@ -70,6 +87,8 @@ class PhotoResult:
     prompt: str = ""
     confidence: float = 1.0
     """The prompter's confidence in its least certain label decision (1 when steered)."""
+    applied: float = 1.0
+    """Share of the restoration in the output: --strength times the caution of an unsure prompt."""
     error: str = ""
     seconds: float = 0.0
     size: tuple[int, int] = (0, 0)
@@ -126,6 +145,20 @@ def is_confidently_clear(record: EmbeddingRecord, threshold: float) -> bool:
     return not record.labels.any() and float(record.confidence().min()) >= threshold
 
 
+def restoration_share(record: EmbeddingRecord, keep_clear: float, sure: float) -> float:
+    """How much of the restoration `restore` applies to the photo of `record` (before --strength):
+    none to a confidently clear photo; for a degraded one, all of it when the prompter is at least
+    `sure` of its strongest degradation, less below (caution_of). A photo called clear without
+    confidence is restored in full: the restorer was trained to leave clear photos as they are."""
+    if is_confidently_clear(record, keep_clear):
+        return 0.0
+    present = record.labels.astype(bool)
+    if not present.any():
+        return 1.0
+    probabilities = record.labels.astype(np.float32) if record.probabilities is None else record.probabilities
+    return caution_of(float(probabilities[present].max()), sure)
+
+
 def restore_loaded(
     model: Restorer, rgb: np.ndarray, record: EmbeddingRecord, strength: float = 1.0, tile: int = 512, overlap: int = 32
 ) -> np.ndarray:
@@ -177,9 +210,11 @@ def _restore_one(model: Restorer, cache: EmbeddingCache, key: str, failures: dic
     record = cache[key]
     confidence = float(record.confidence().min())
     keep = options.prompt is None and is_confidently_clear(record, options.keep_clear)
+    share = 1.0 if options.prompt is not None else restoration_share(record, options.keep_clear, options.sure)
+    applied = share * options.strength
     try:
         loaded = load_image(job.source)
-        restored = loaded.rgb if keep else restore_loaded(model, loaded.rgb, record, options.strength, options.tile, options.overlap)
+        restored = loaded.rgb if applied == 0 else restore_loaded(model, loaded.rgb, record, applied, options.tile, options.overlap)
         save_image(job.output, restored, loaded.alpha, loaded.bit_depth)
         compare = None
         if options.compare:
@@ -188,4 +223,5 @@ def _restore_one(model: Restorer, cache: EmbeddingCache, key: str, failures: dic
     except (ImageReadError, ImageWriteError, OSError) as exc:
         return PhotoResult(job, "failed", record.prompt, confidence, error=str(exc))
     status = "clear" if keep else "restored"
-    return PhotoResult(job, status, record.prompt, confidence, seconds=time.perf_counter() - start, size=loaded.size, compare=compare)
+    return PhotoResult(job, status, record.prompt, confidence, applied, seconds=time.perf_counter() - start, size=loaded.size,
+                       compare=compare)  # fmt: skip

@@ -11,7 +11,8 @@ import tempfile
 from pathlib import Path
 
 from shared.grid import labelled_grid
-from shared.image_io import IMAGE_SUFFIXES, fit_max_side, load_image, save_image
+from shared.image_io import fit_max_side, load_image, save_image
+from shared.splits import image_files
 from stage2_restore.photos import SHIPPED_RESTORER, PhotoJob, RestoreOptions, restore_photos
 
 
@@ -25,7 +26,13 @@ def main() -> None:
     args = parser.parse_args()
     photos: list[Path] = []
     for folder in args.folders:
-        photos += [p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES][: args.per_folder]
+        found = image_files(folder)  # snow_real keeps its photos in one sub-folder per source
+        by_parent: dict[Path, list[Path]] = {}
+        for photo in found:
+            by_parent.setdefault(photo.parent, []).append(photo)
+        # round-robin over the sub-folders, so every source is shown
+        ordered = [group[i] for i in range(max(map(len, by_parent.values()), default=0)) for group in by_parent.values() if i < len(group)]
+        photos += ordered[: args.per_folder]
     rows = []
     with tempfile.TemporaryDirectory() as work:
         jobs = [PhotoJob(p, Path(work) / f"{p.parent.name}-{p.stem}.png") for p in photos]

@@ -51,3 +51,9 @@ def test_true_prompts_score_each_checkpoint_beside_its_prompters_guess(tmp_path)
     assert [r["model"] for r in rows if r["category"] == "average"] == ["input", "shipped", "shipped+true"]
     folders = sorted(p.name for p in (tmp_path / "cache").glob("folder-*/local-*"))
     assert len(folders) == 2  # the prompter's vectors and the oracle's, side by side
+    truthless = tmp_path / "pairs"
+    for side in ("input", "target"):
+        write_photo(truthless / side / "a.png", 20, 28, seed=1)
+    refused = run_cli("restore-eval", f"paired:{truthless}", "--cache-dir", str(tmp_path / "cache"), "--true-prompts", cwd=tmp_path)
+    assert refused.returncode == 1 and "true labels are known only for synthesized splits" in refused.stderr
+    assert "Traceback" not in refused.stderr

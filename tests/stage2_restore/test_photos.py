@@ -14,7 +14,17 @@ from shared.cache import EmbeddingRecord
 from shared.errors import ConfigError
 from shared.image_io import load_image
 from stage2_restore.network import Restorer, RestorerConfig
-from stage2_restore.photos import SHIPPED_RESTORER, PhotoJob, RestoreOptions, _restore_one, is_confidently_clear, plan_jobs, restore_photos
+from stage2_restore.photos import (
+    SHIPPED_RESTORER,
+    PhotoJob,
+    RestoreOptions,
+    _restore_one,
+    caution_of,
+    is_confidently_clear,
+    plan_jobs,
+    restoration_share,
+    restore_photos,
+)
 from tests.cli_helpers import run_cli
 from tests.conftest import write_photo
 
@@ -45,6 +55,13 @@ def test_plan_jobs_file_folder_and_refusals(tmp_path):
         plan_jobs(photo, tmp_path / "o.xyz")
     with pytest.raises(ConfigError, match="must be between 0 and 1"):
         RestoreOptions(strength=1.5)
+    with pytest.raises(ConfigError, match="--sure 0.4"):
+        RestoreOptions(sure=0.4)
+
+
+def test_caution_restores_less_the_less_sure_the_prompter_is():
+    assert [caution_of(c, 0.75) for c in (0.5, 0.625, 0.75, 0.9, 1.0)] == pytest.approx([0.0, 0.5, 1.0, 1.0, 1.0])
+    assert caution_of(0.5, 0.5) == 1.0 and caution_of(0.99, 1.0) == pytest.approx(0.98)  # 0.5: always in full
 
 
 def _sixteen_bit_png(path, height=20, width=28):
@@ -140,6 +157,18 @@ def test_a_photo_called_clear_is_written_back_unchanged_and_an_unsure_one_is_res
     assert sure.status == "clear" and sure.confidence == pytest.approx(0.95)
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "sure.png")), np.asarray(Image.open(photo)))
     unsure = _restore_one(model, vectors, "unsure/photo", {}, PhotoJob(photo, tmp_path / "unsure.png"), RestoreOptions())
-    assert unsure.status == "restored" and unsure.confidence == pytest.approx(0.6)
-    steered = _restore_one(model, vectors, "sure/photo", {}, PhotoJob(photo, tmp_path / "steer.png"), RestoreOptions(prompt="haze"))
-    assert steered.status == "restored"
+    assert unsure.status == "restored" and unsure.confidence == pytest.approx(0.6) and unsure.applied == 1.0  # called clear: in full
+
+
+def test_a_doubtful_degradation_is_restored_only_in_part(tmp_path, tiny_checkpoint):
+    photo = write_photo(tmp_path / "p.png", 40, 56, seed=3)
+    model = Restorer.from_pretrained(tiny_checkpoint)
+    dim = model.config.embedding_dim
+    doubtful = {"blur/photo": _record([0, 0, 0, 0, 0, 1], [0.1, 0.1, 0.0, 0.0, 0.2, 0.6], dim)}
+    result = _restore_one(model, doubtful, "blur/photo", {}, PhotoJob(photo, tmp_path / "part.png"), RestoreOptions())
+    assert result.status == "restored" and result.applied == pytest.approx(0.4)  # 0.6 is 40 % of the way from 0.5 to 0.75
+    full = _restore_one(model, doubtful, "blur/photo", {}, PhotoJob(photo, tmp_path / "full.png"), RestoreOptions(sure=0.5))
+    assert full.applied == 1.0
+    before, after, blended = (np.asarray(Image.open(p), np.float64) for p in (photo, tmp_path / "full.png", tmp_path / "part.png"))
+    np.testing.assert_allclose(blended, 0.4 * after + 0.6 * before, atol=1.01)  # each output rounded to 8 bits
+    assert restoration_share(_record([1, 0, 0, 0, 0, 1], [0.97, 0.0, 0.0, 0.0, 0.0, 0.6], dim), 0.8, 0.75) == 1.0  # sure of low light
