@@ -1,7 +1,13 @@
-"""Do no harm: clean photos through `restore` (auto prompt), PSNR of each output to its own input.
+"""Do no harm: photos through `restore` (auto prompt, its default caution), PSNR of each output to its reference.
+
+A plain folder holds clean photos: each output is scored against its own input (a clean photo
+should come back unchanged). `--pairs DIR` takes DIR/input and DIR/target (e.g. PolyU's real
+camera noise) and scores input and output against the target.
 
     python docs/results/clean_through_restore.py ../shared/data/eval/clean/kodak24 ../shared/data/eval/clean/mcmaster \
         --checkpoint stage2_restore/weights/restorer --report docs/results/clean_through_restore.csv
+    python docs/results/clean_through_restore.py --pairs ../shared/data/eval/paired/polyu_real_noise \
+        --report docs/results/polyu_through_restore.csv
 """
 
 from __future__ import annotations
@@ -11,38 +17,50 @@ import csv
 import tempfile
 from pathlib import Path
 
-from shared.image_io import IMAGE_SUFFIXES, load_image
+import numpy as np
+
+from shared.image_io import load_image
 from shared.metrics import psnr
+from shared.splits import image_files
 from stage2_restore.photos import SHIPPED_RESTORER, PhotoJob, RestoreOptions, restore_photos
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("folders", nargs="*", type=Path, help="folders of clean photos")
+    parser.add_argument("--pairs", type=Path, action="append", default=[], help="a folder with input/ and target/")
     parser.add_argument("--checkpoint", default=str(SHIPPED_RESTORER))
     parser.add_argument("--keep-clear", type=float, default=0.8)
+    parser.add_argument("--sure", type=float, help="restore --sure (default: restore's)")
     parser.add_argument("--report", type=Path)
     args = parser.parse_args()
-    photos = [p for folder in args.folders for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+    references = {p: p for folder in args.folders for p in image_files(folder)}
+    for folder in args.pairs:
+        references |= {p: folder / "target" / p.name for p in image_files(folder / "input")}
+    options = RestoreOptions(keep_clear=args.keep_clear, **({"sure": args.sure} if args.sure is not None else {}))
     with tempfile.TemporaryDirectory() as work:
-        jobs = [PhotoJob(p, Path(work) / f"{p.parent.name}-{p.stem}.png") for p in photos]
-        results = restore_photos(jobs, args.checkpoint, RestoreOptions(keep_clear=args.keep_clear))
+        jobs = [PhotoJob(p, Path(work) / f"{p.parent.parent.name}-{p.parent.name}-{p.stem}.png") for p in references]
         rows = []
-        for result in results:
-            done = result.status != "failed"
-            value = psnr(load_image(result.job.source).rgb, load_image(result.job.output).rgb) if done else float("nan")
-            name = f"{result.job.source.parent.name}/{result.job.source.name}"
-            rows.append((name, result.status, result.prompt, result.confidence, value))
+        for result in restore_photos(jobs, args.checkpoint, options):
+            source = result.job.source
+            reference = load_image(references[source]).rgb
+            before = psnr(reference, load_image(source).rgb)
+            after = psnr(reference, load_image(result.job.output).rgb) if result.status != "failed" else float("nan")
+            name = f"{source.parent.name}/{source.name}"
+            rows.append((name, result.status, result.prompt, result.confidence, result.applied, before, after))
     for row in rows:
-        print(f"{row[0]:28s} {row[1]:9s} {row[4]:7.2f} dB  conf {row[3]:.2f}  {row[2]}")
-    finite = [r[4] for r in rows if r[4] == r[4]]
-    print(f"{len(rows)} photos: {sum(v >= 38 for v in finite)} at >= 38 dB to themselves; min {min(finite):.2f} dB; "
-          f"{sum(r[1] == 'clear' for r in rows)} returned unchanged")
+        print(f"{row[0]:40s} {row[1]:9s} in {row[5]:6.2f} out {row[6]:6.2f} dB  conf {row[3]:.2f} applied {row[4]:.2f}  {row[2]}")
+    finite = [r[6] for r in rows if np.isfinite(r[6])]
+    inputs = [r[5] for r in rows if np.isfinite(r[5])]
+    print(f"{len(rows)} photos: {sum(r[6] >= 38 for r in rows)} at >= 38 dB; min {min(finite, default=float('inf')):.2f} dB; "
+          f"{sum(r[1] == 'clear' for r in rows)} returned unchanged; {sum(r[6] < r[5] for r in rows)} made worse")  # fmt: skip
+    if inputs:
+        print(f"mean PSNR of the pairs: input {np.mean(inputs):.2f} dB, output {np.mean(finite):.2f} dB")
     if args.report:
         with open(args.report, "w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["photo", "status", "prompt", "confidence", "psnr_to_input"])
-            writer.writerows([[r[0], r[1], r[2], f"{r[3]:.3f}", f"{r[4]:.2f}"] for r in rows])
+            writer.writerow(["photo", "status", "prompt", "confidence", "applied", "psnr_input", "psnr_output"])
+            writer.writerows([[r[0], r[1], r[2], f"{r[3]:.3f}", f"{r[4]:.2f}", f"{r[5]:.2f}", f"{r[6]:.2f}"] for r in rows])
 
 
 if __name__ == "__main__":
