@@ -131,7 +131,7 @@ class Fingerprint:
     def differences(self, other: Fingerprint) -> list[str]:
         """Human-readable identity fields that differ, e.g. "embedder: local != e5v"."""
         mine, theirs = self.identity(), other.identity()
-        return [f"{k}: {str(mine[k])[:60]} != {str(theirs[k])[:60]}" for k in mine if mine[k] != theirs[k]]
+        return [f"{k}: {_differing_part(str(mine[k]), str(theirs[k]))}" for k in mine if mine[k] != theirs[k]]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -142,6 +142,14 @@ class Fingerprint:
             return config_from_dict(cls, json.loads(text), source)
         except json.JSONDecodeError as exc:
             raise CacheError(f"{source}: fingerprint is not valid JSON ({exc.msg}); rebuild the cache") from None
+
+
+def _differing_part(mine: str, theirs: str, width: int = 60) -> str:
+    """'a != b' cut to `width` characters each, starting where the two first differ."""
+    start = len(os.path.commonprefix([mine, theirs]))
+    start = max(0, start - 10) if start > width - 10 else 0
+    cut = lambda text: ("..." if start else "") + text[start : start + width]  # noqa: E731
+    return f"{cut(mine)} != {cut(theirs)}"
 
 
 def cache_folder(cache_dir: str | Path, split_slug: str, fingerprint: Fingerprint) -> Path:

@@ -64,8 +64,9 @@ def embed_rows(
 
     `steer` (e.g. "haze and heavy rain") replaces the detected labels: the prompt is worded by
     the same template from the user's labels, keeping the assessor's severity where it agrees.
-    `true_prompts` words each prompt from the pair's own category and recorded severities (the
-    oracle of shared.contract.true_prompt_fingerprint); the image features stay the assessor's.
+    `true_prompts` words each prompt from the pair's own category, with the severities its
+    synthesizer recorded (the middle word for ready pairs such as CDD-11, which record none): the
+    oracle of shared.contract.true_prompt_fingerprint. The image features stay the assessor's.
     """
     records, failures = [], []
     for start in range(0, len(rows), batch_size):
@@ -103,7 +104,7 @@ def _true_labels(row: PairRow) -> tuple[np.ndarray, np.ndarray]:
     except ConfigError:
         raise ConfigError(
             f"--true-prompts: {row.degraded} is in category {row.category!r}, which names no degradations; "
-            "true labels are known only for synthesized splits"
+            "true labels are known only for synthesized splits and CDD-11-style category folders"
         ) from None
 
 

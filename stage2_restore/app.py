@@ -20,7 +20,7 @@ from shared.errors import RestoreError
 from shared.image_io import IMAGE_SUFFIXES, load_image, to_uint8
 from shared.metrics import psnr, ssim
 from stage2_restore.network import Restorer
-from stage2_restore.photos import SHIPPED_RESTORER, RestoreOptions, embed_photos, restoration_share, restore_loaded
+from stage2_restore.photos import SHIPPED_RESTORER, RestoreOptions, embed_photos, is_confidently_clear, restoration_share, restore_loaded
 
 MAX_MEGAPIXELS = 24  # the app restores on the server's CPU while the user waits; bigger photos belong to `restore`
 UPLOAD_TYPES = sorted(suffix.lstrip(".") for suffix in IMAGE_SUFFIXES)
@@ -86,17 +86,20 @@ def main() -> None:
         return
     confidence = float(state.detected.confidence().min())
     defaults = RestoreOptions()
-    suggested = round(restoration_share(state.detected, defaults.keep_clear, defaults.sure) * 20) / 20  # on the slider's steps
-    doubt = f" — unsure, so the strength starts at {suggested:.2f}" if 0 < suggested < 1 else ""
-    doubt = " — nothing to remove, so the strength starts at 0" if suggested == 0 else doubt
-    st.markdown(f"**Detected:** {state.detected.prompt} (confidence {confidence:.2f}{doubt})")
+    clear = is_confidently_clear(state.detected, defaults.keep_clear)
+    share = restoration_share(state.detected, defaults.keep_clear, defaults.sure)
+    note = " — nothing to remove, so the strength starts at 0" if clear else ""
+    note = f" — unsure, so the strength starts at {share:.2f}" if 0 < share < 1 else note
+    st.markdown(f"**Detected:** {state.detected.prompt} (confidence {confidence:.2f}{note})")
     prompt = st.text_input("Prompt (edit it to steer the restoration, e.g. 'haze and heavy rain')", key="prompt")
-    strength = st.slider("Strength", 0.0, 1.0, suggested, 0.05, help="0 keeps the input, 1 the full restoration")
+    steered = prompt.strip() != state.detected.prompt  # the user's words are taken as certain, as `restore --prompt` does
+    start = 1.0 if steered else round(share * 20) / 20  # on the slider's steps
+    strength = st.slider("Strength", 0.0, 1.0, start, 0.05, help="0 keeps the input, 1 the full restoration")
     if st.button("Restore", type="primary"):
         try:
             with st.spinner("Restoring..."):
                 record = state.detected
-                if prompt.strip() != state.detected.prompt:
+                if steered:
                     _, record = describe(data, suffix, checkpoint, prompt.strip())
                 state.record = record
                 state.restored = restore_loaded(load_model(checkpoint), state.rgb, record, strength)

@@ -17,7 +17,7 @@ def restore(
     source: Path = typer.Argument(..., help="A photo, or a folder of photos (sub-folders included)"),
     output: Path = typer.Option(..., "-o", "--output", help="Output file (format by extension), or folder"),
     prompt: str = typer.Option(None, "--prompt", help="Steer instead of auto-detecting, e.g. 'haze and heavy rain'"),
-    strength: float = typer.Option(1.0, "--strength", help="0 keeps the input, 1 the full restoration"),
+    strength: float = typer.Option(1.0, "--strength", help="0 keeps the input, 1 the full restoration (times --sure's caution)"),
     compare: bool = typer.Option(False, "--compare", help="Also write <output>.compare.png (before | after)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace outputs that exist (kept by default)"),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="Restorer folder (default: the shipped one)"),
@@ -33,7 +33,9 @@ def restore(
     from stage2_restore.photos import SHIPPED_RESTORER, RestoreOptions, plan_jobs, restore_photos
 
     caution = {"sure": sure} if sure is not None else {}
-    options = RestoreOptions(prompt, strength, compare, overwrite, tile, keep_clear=keep_clear, **caution)
+    options = RestoreOptions(
+        prompt=prompt, strength=strength, compare=compare, overwrite=overwrite, tile=tile, keep_clear=keep_clear, **caution
+    )
     jobs = plan_jobs(source, output)
     with progress_bar(f"restore {len(jobs)} photo{'s' * (len(jobs) != 1)}") as on_progress:
         results = restore_photos(jobs, checkpoint or SHIPPED_RESTORER, options, on_progress)

@@ -17,7 +17,16 @@ from pathlib import Path
 import numpy as np
 
 from shared.cache import MANIFEST_FILE, CacheError, EmbeddingCache
-from shared.contract import RUNS_DIR, cache_folder, checkpoint_name, newest_run, read_binding, run_stage_one, true_prompt_fingerprint
+from shared.contract import (
+    RUNS_DIR,
+    Fingerprint,
+    cache_folder,
+    checkpoint_name,
+    newest_run,
+    read_binding,
+    run_stage_one,
+    true_prompt_fingerprint,
+)
 from shared.degrade import CDD11_CATEGORIES, CLEAR
 from shared.errors import ImageReadError, RestoreError
 from shared.fileio import atomic_path
@@ -66,7 +75,7 @@ def identity(degraded: np.ndarray, row: PairRow) -> np.ndarray:
     return degraded
 
 
-def vectors_of(checkpoint: str | Path, true_prompts: bool = False):
+def vectors_fingerprint(checkpoint: str | Path, true_prompts: bool = False) -> Fingerprint:
     """The fingerprint of the vectors `checkpoint` reads: its binding, or that binding's true-prompt oracle."""
     fingerprint = read_binding(checkpoint)
     return true_prompt_fingerprint(fingerprint) if true_prompts else fingerprint
@@ -79,7 +88,7 @@ def checkpoint_model(
     fingerprint (with `true_prompts`, from the cache whose prompts were worded from the true labels)."""
     restorer = Restorer.from_pretrained(checkpoint)
     name = checkpoint_name(checkpoint)
-    fingerprint = vectors_of(checkpoint, true_prompts)
+    fingerprint = vectors_fingerprint(checkpoint, true_prompts)
     folder = cache_folder(split_cache.parent, split_cache.name, fingerprint)
     if not folder.is_dir():
         raise CacheError(
@@ -130,7 +139,7 @@ def embed_split_for(
     checkpoint: str | Path, split: Split, cache_dir: str | Path, data_root: str | Path | None = None, true_prompts: bool = False
 ) -> bool:
     """Run stage one on `split` with the checkpoint's embedder and prompter unless its vectors are complete; True if it ran."""
-    fingerprint = vectors_of(checkpoint, true_prompts)
+    fingerprint = vectors_fingerprint(checkpoint, true_prompts)
     manifest = cache_folder(cache_dir, split.slug, fingerprint) / MANIFEST_FILE
     if manifest.is_file() and json.loads(manifest.read_text()).get("complete"):
         return False

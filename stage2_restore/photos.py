@@ -36,9 +36,14 @@ def caution_of(evidence: float, sure: float) -> float:
     """Share of the restoration to apply when the prompter gives its strongest degradation probability
     `evidence`: all of it from `sure` up, none at 0.5 (a coin flip) or below, linear in between. A wrong
     prompt makes the restorer do the wrong thing, so doubt moves the output back toward the photo."""
-    if evidence >= sure:
+    if evidence >= sure or sure <= 0.5:
         return 1.0
     return max(0.0, (evidence - 0.5) / (sure - 0.5))
+
+
+def blend(restored: np.ndarray, degraded: np.ndarray, share: float) -> np.ndarray:
+    """`share` of the restoration on top of the input (1: the restorer's output)."""
+    return restored if share >= 1.0 else share * restored + (1.0 - share) * degraded
 
 
 @dataclass(frozen=True)
@@ -164,9 +169,7 @@ def restore_loaded(
 ) -> np.ndarray:
     """The restored RGB of one photo, blended with the input by `strength`."""
     restored = restore_image(model, rgb, descriptor_inputs(record, model.config.static_classes), tile, overlap)
-    if strength < 1.0:
-        restored = strength * restored + (1.0 - strength) * rgb
-    return restored
+    return blend(restored, rgb, strength)
 
 
 def comparison_image(before: np.ndarray, after: np.ndarray, prompt: str, side: int = 768) -> np.ndarray:

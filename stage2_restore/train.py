@@ -37,7 +37,16 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from shared.cache import EmbeddingCache, read_fingerprint
 from shared.config import config_from_dict, config_to_dict, load_config, save_config
-from shared.contract import BINDING_FILE, CHECKPOINT_DIR, RUN_CONFIG_FILE, RUNS_DIR, Fingerprint, checkpoint_folder, write_binding
+from shared.contract import (
+    BINDING_FILE,
+    CHECKPOINT_DIR,
+    RUN_CONFIG_FILE,
+    RUNS_DIR,
+    TRUE_PROMPTS,
+    Fingerprint,
+    checkpoint_folder,
+    write_binding,
+)
 from shared.errors import ConfigError, RestoreError
 from shared.fileio import atomic_path, atomic_write_text, refuse_foreign_folder
 from shared.pairs import pairs_dir, read_pairs
@@ -154,6 +163,11 @@ def lr_at(step: int, config: TrainConfig) -> float:
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def _is_oracle(cache: Path) -> bool:
+    """Vectors of restore-eval --true-prompts: made for scoring, never trained on."""
+    return read_fingerprint(cache).prompt_template.endswith(TRUE_PROMPTS)
+
+
 def find_cache(config: TrainConfig) -> Path:
     """The cache folder of the config's split: named, or the only one present."""
     split = resolve_split(config.split, config.data_root)
@@ -164,7 +178,7 @@ def find_cache(config: TrainConfig) -> Path:
         if not (folder / config.cache).is_dir():
             raise ConfigError(f"{folder / config.cache}: no such cache; run `{build}`")
         return folder / config.cache
-    caches = sorted(p for p in folder.glob("*-*") if (p / "fingerprint.json").is_file())
+    caches = sorted(p for p in folder.glob("*-*") if (p / "fingerprint.json").is_file() and not _is_oracle(p))
     if not caches:
         raise ConfigError(f"{folder}: {config.split} has no embeddings yet; run `{build}` first (or train another split with --split)")
     if len(caches) > 1:

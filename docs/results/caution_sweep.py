@@ -28,7 +28,7 @@ from stage2_restore.data import descriptor_inputs
 from stage2_restore.evaluate import limit_images
 from stage2_restore.inference import restore_image
 from stage2_restore.network import SHIPPED_RESTORER, Restorer
-from stage2_restore.photos import is_confidently_clear, restoration_share
+from stage2_restore.photos import blend, is_confidently_clear, restoration_share
 
 D = "../shared/data/train/clean"
 VALIDATION = {"in-distribution": (f"folder:{D}/bsds500-val", 1), "held-out families": (f"heldout:{D}/bsds500-val", 3)}
@@ -54,7 +54,7 @@ def sweep(checkpoint: str, limit: int, cache_dir: str, keep_clear: float, catego
             kept = is_confidently_clear(record, keep_clear)
             for sure in CANDIDATES:
                 applied = restoration_share(record, keep_clear, sure)
-                output = np.clip(applied * restored + (1 - applied) * degraded, 0, 1)
+                output = np.clip(blend(restored, degraded, applied), 0, 1)
                 scores[sure][row.category].append(min(psnr(clean, output), UNCHANGED_DB))
                 softened[sure] += not kept and applied < 1
         for sure in CANDIDATES:
@@ -78,7 +78,7 @@ def choose(rows: list[dict], budget: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=str(SHIPPED_RESTORER))
-    parser.add_argument("--limit", type=int, default=10, help="photos of each validation set (x 20 categories)")
+    parser.add_argument("--limit", type=int, default=10, help="photos of each validation set (x 20 categories: clear and 19 degraded)")
     parser.add_argument("--cache-dir", default="cache")
     parser.add_argument("--keep-clear", type=float, default=0.8)
     parser.add_argument("--budget", type=float, default=0.1, help="dB of degraded-category PSNR caution may cost")

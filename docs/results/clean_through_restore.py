@@ -21,7 +21,7 @@ import numpy as np
 
 from shared.image_io import load_image
 from shared.metrics import psnr
-from shared.splits import image_files
+from shared.splits import image_files, resolve_split
 from stage2_restore.photos import SHIPPED_RESTORER, PhotoJob, RestoreOptions, restore_photos
 
 
@@ -35,27 +35,32 @@ def main() -> None:
     parser.add_argument("--report", type=Path)
     args = parser.parse_args()
     references = {p: p for folder in args.folders for p in image_files(folder)}
-    for folder in args.pairs:
-        references |= {p: folder / "target" / p.name for p in image_files(folder / "input")}
+    for folder in args.pairs:  # targets matched to inputs by name as restore-eval's paired: split does
+        references |= {pair.degraded: pair.clean for pair in resolve_split(f"paired:{folder}").ready_pairs() if pair.clean}
     options = RestoreOptions(keep_clear=args.keep_clear, **({"sure": args.sure} if args.sure is not None else {}))
     with tempfile.TemporaryDirectory() as work:
         jobs = [PhotoJob(p, Path(work) / f"{p.parent.parent.name}-{p.parent.name}-{p.stem}.png") for p in references]
         rows = []
         for result in restore_photos(jobs, args.checkpoint, options):
             source = result.job.source
+            if result.status == "failed":
+                print(f"skipped {result.error}")
+                continue
             reference = load_image(references[source]).rgb
             before = psnr(reference, load_image(source).rgb)
-            after = psnr(reference, load_image(result.job.output).rgb) if result.status != "failed" else float("nan")
+            after = psnr(reference, load_image(result.job.output).rgb)
             name = f"{source.parent.name}/{source.name}"
             rows.append((name, result.status, result.prompt, result.confidence, result.applied, before, after))
     for row in rows:
         print(f"{row[0]:40s} {row[1]:9s} in {row[5]:6.2f} out {row[6]:6.2f} dB  conf {row[3]:.2f} applied {row[4]:.2f}  {row[2]}")
-    finite = [r[6] for r in rows if np.isfinite(r[6])]
-    inputs = [r[5] for r in rows if np.isfinite(r[5])]
-    print(f"{len(rows)} photos: {sum(r[6] >= 38 for r in rows)} at >= 38 dB; min {min(finite, default=float('inf')):.2f} dB; "
-          f"{sum(r[1] == 'clear' for r in rows)} returned unchanged; {sum(r[6] < r[5] for r in rows)} made worse")  # fmt: skip
-    if inputs:
-        print(f"mean PSNR of the pairs: input {np.mean(inputs):.2f} dB, output {np.mean(finite):.2f} dB")
+    clean = [r for r in rows if not np.isfinite(r[5])]  # scored against themselves
+    paired = [r for r in rows if np.isfinite(r[5])]
+    if clean:
+        print(f"{len(clean)} clean photos: {sum(r[6] >= 38 for r in clean)} at >= 38 dB to themselves, "
+              f"min {min(r[6] for r in clean):.2f} dB, {sum(r[1] == 'clear' for r in clean)} returned unchanged")  # fmt: skip
+    if paired:
+        print(f"{len(paired)} pairs: PSNR input {np.mean([r[5] for r in paired]):.2f} dB, output {np.mean([r[6] for r in paired]):.2f} dB; "
+              f"{sum(r[6] < r[5] for r in paired)} made worse, {sum(r[4] < 1 for r in paired)} restored only in part")  # fmt: skip
     if args.report:
         with open(args.report, "w", newline="") as handle:
             writer = csv.writer(handle)

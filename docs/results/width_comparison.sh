@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Width 16 vs width 32 (OneRestore's) on one equal CPU budget (issue #12): both from random weights,
 # the same data, loss and batch, each trained for BUDGET_SECONDS of wall time on the 2 cores; the
-# step count of each comes from a 30-step probe. Scored on validation only (10 bsds500-val photos x 19).
+# step count of each comes from a 30-step probe. Scored on validation only (10 bsds500-val photos x 19 degraded categories + clear).
 set -euo pipefail
 D=../shared/data/train/clean
 train="folder:$D/bsds500-train,$D/urban100,$D/sunhays80,$D/dpst,$D/imagenet,$D/t91,$D/div2k"

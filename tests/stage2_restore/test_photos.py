@@ -135,6 +135,8 @@ def test_cli_reports_failures_exit_1_and_keeps_existing_outputs(tmp_path, tiny_c
                          "--prompt", "make it pretty")  # fmt: skip
     assert bad_prompt.returncode != 0 and "names no degradation" in bad_prompt.stderr
     assert len(bad_prompt.stderr.strip().splitlines()) == 1
+    bad_sure = run_cli("restore", str(src / "good.png"), "-o", str(tmp_path / "y.png"), "--sure", "0.3")
+    assert bad_sure.returncode != 0 and bad_sure.stderr.strip() == "error: --sure 0.3: must be between 0.5 (always restore in full) and 1"
 
 
 def _record(labels, probabilities, dim=4):
@@ -158,6 +160,8 @@ def test_a_photo_called_clear_is_written_back_unchanged_and_an_unsure_one_is_res
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "sure.png")), np.asarray(Image.open(photo)))
     unsure = _restore_one(model, vectors, "unsure/photo", {}, PhotoJob(photo, tmp_path / "unsure.png"), RestoreOptions())
     assert unsure.status == "restored" and unsure.confidence == pytest.approx(0.6) and unsure.applied == 1.0  # called clear: in full
+    steered = _restore_one(model, vectors, "sure/photo", {}, PhotoJob(photo, tmp_path / "steer.png"), RestoreOptions(prompt="haze"))
+    assert steered.status == "restored" and steered.applied == 1.0  # the user's words override keep-clear and caution
 
 
 def test_a_doubtful_degradation_is_restored_only_in_part(tmp_path, tiny_checkpoint):
@@ -172,3 +176,7 @@ def test_a_doubtful_degradation_is_restored_only_in_part(tmp_path, tiny_checkpoi
     before, after, blended = (np.asarray(Image.open(p), np.float64) for p in (photo, tmp_path / "full.png", tmp_path / "part.png"))
     np.testing.assert_allclose(blended, 0.4 * after + 0.6 * before, atol=1.01)  # each output rounded to 8 bits
     assert restoration_share(_record([1, 0, 0, 0, 0, 1], [0.97, 0.0, 0.0, 0.0, 0.0, 0.6], dim), 0.8, 0.75) == 1.0  # sure of low light
+    half = _restore_one(model, doubtful, "blur/photo", {}, PhotoJob(photo, tmp_path / "half.png"), RestoreOptions(strength=0.5))
+    assert half.applied == pytest.approx(0.2)  # --strength scales what caution leaves
+    steered = _restore_one(model, doubtful, "blur/photo", {}, PhotoJob(photo, tmp_path / "s.png"), RestoreOptions(prompt="blur"))
+    assert steered.applied == 1.0

@@ -14,11 +14,13 @@ from safetensors.torch import load_file
 
 from shared.cache import CacheError, Fingerprint
 from shared.config import save_config
+from shared.contract import TRUE_PROMPTS, true_prompt_fingerprint
 from shared.errors import ConfigError
+from shared.splits import resolve_split
 from stage2_restore import losses
 from stage2_restore.evaluate import checkpoint_model, identity, score_pairs, summarize
 from stage2_restore.network import Restorer
-from stage2_restore.train import TrainConfig, TrainingDiverged, describe_run, export_checkpoint, lr_at, plan_run, train
+from stage2_restore.train import TrainConfig, TrainingDiverged, describe_run, export_checkpoint, find_cache, lr_at, plan_run, train
 from tests.stage2_restore.conftest import FINGERPRINT, TINY_RESTORER, tiny_train_config, write_cache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -219,3 +221,12 @@ def test_clear_fraction_outside_zero_to_one_is_refused():
 
     with pytest.raises(ConfigError, match="clear_fraction 1.5: must be between 0 and 1"):
         TrainConfig(clear_fraction=1.5)
+
+
+def test_true_prompt_vectors_are_never_picked_for_training(tiny_split, tiny_assessor):
+    split, cache_dir, rows = tiny_split
+    oracle = true_prompt_fingerprint(FINGERPRINT)
+    write_cache(rows, cache_dir / resolve_split(split).slug / oracle.directory_name, oracle)
+    config = tiny_train_config(split, cache_dir, tiny_assessor)
+    assert find_cache(config).name == FINGERPRINT.directory_name
+    assert FINGERPRINT.differences(oracle) == [f"prompt_template: test template != test template{TRUE_PROMPTS[:50]}"]
