@@ -24,7 +24,7 @@ def restore(
     tile: int = typer.Option(512, "--tile", help="Restore in tiles of this size (bounds memory on large photos)"),
     keep_clear: float = typer.Option(0.8, "--keep-clear", help="Return a photo called clear with this confidence unchanged (>1: never)"),
     sure: float = typer.Option(
-        None, "--sure", help="Probability of the strongest degradation from which it is removed in full (default 0.75); below, less"
+        None, "--sure", help="Probability of the strongest degradation from which it is removed in full (default 0.9); below, less"
     ),
 ) -> None:
     """Restore a photo (or every photo in a folder): detect its degradations, remove them, save."""

@@ -28,7 +28,7 @@ __all__ = ["SHIPPED_RESTORER", "PhotoJob", "PhotoResult", "RestoreOptions", "emb
 COMPARE_SUFFIX = ".compare.png"
 
 
-SURE = 0.75
+SURE = 0.9
 """Default of RestoreOptions.sure: chosen on validation (docs/results/caution_sweep.py)."""
 
 

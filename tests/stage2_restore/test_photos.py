@@ -169,14 +169,14 @@ def test_a_doubtful_degradation_is_restored_only_in_part(tmp_path, tiny_checkpoi
     model = Restorer.from_pretrained(tiny_checkpoint)
     dim = model.config.embedding_dim
     doubtful = {"blur/photo": _record([0, 0, 0, 0, 0, 1], [0.1, 0.1, 0.0, 0.0, 0.2, 0.6], dim)}
-    result = _restore_one(model, doubtful, "blur/photo", {}, PhotoJob(photo, tmp_path / "part.png"), RestoreOptions())
+    result = _restore_one(model, doubtful, "blur/photo", {}, PhotoJob(photo, tmp_path / "part.png"), RestoreOptions(sure=0.75))
     assert result.status == "restored" and result.applied == pytest.approx(0.4)  # 0.6 is 40 % of the way from 0.5 to 0.75
     full = _restore_one(model, doubtful, "blur/photo", {}, PhotoJob(photo, tmp_path / "full.png"), RestoreOptions(sure=0.5))
     assert full.applied == 1.0
     before, after, blended = (np.asarray(Image.open(p), np.float64) for p in (photo, tmp_path / "full.png", tmp_path / "part.png"))
     np.testing.assert_allclose(blended, 0.4 * after + 0.6 * before, atol=1.01)  # each output rounded to 8 bits
     assert restoration_share(_record([1, 0, 0, 0, 0, 1], [0.97, 0.0, 0.0, 0.0, 0.0, 0.6], dim), 0.8, 0.75) == 1.0  # sure of low light
-    half = _restore_one(model, doubtful, "blur/photo", {}, PhotoJob(photo, tmp_path / "half.png"), RestoreOptions(strength=0.5))
+    half = _restore_one(model, doubtful, "blur/photo", {}, PhotoJob(photo, tmp_path / "half.png"), RestoreOptions(strength=0.5, sure=0.75))
     assert half.applied == pytest.approx(0.2)  # --strength scales what caution leaves
     steered = _restore_one(model, doubtful, "blur/photo", {}, PhotoJob(photo, tmp_path / "s.png"), RestoreOptions(prompt="blur"))
     assert steered.applied == 1.0
