@@ -49,6 +49,20 @@ cp runs/prompter/{model.safetensors,config.json,train_config.json,history.csv,hi
 python -c "import json, pathlib; p = pathlib.Path('stage2_restore/weights/restorer/cache.json'); b = json.loads(p.read_text()); \
 b['prompter_locator'] = 'shipped'; p.write_text(json.dumps(b, indent=2, sort_keys=True) + '\n')"
 
+# Leg 5 (next session, same prompter and vectors): from the shipped leg 4, a warm restart of the cosine schedule.
+restore-train run --split "$train" --init-from stage2_restore/weights/restorer --width 16 --steps 17000 --batch-size 4 --crop 96 \
+    --lr 2e-4 --clear-fraction 0.25 --checkpoint-every 500 --threads 2 --out runs/leg5
+for set in "$val 1 restorer_val_leg5" "$heldout 3 restorer_heldout_val_leg5"; do
+    read -r split seed name <<< "$set"
+    restore-eval "$split" --seed "$seed" --categories "$categories" --checkpoint leg5=runs/leg5 --true-prompts --limit 20 \
+        --report "docs/results/$name.csv"
+done
+restore-train export runs/leg5 -o stage2_restore/weights/restorer   # only because it beat leg 4 on both validation sets
+
+# How much an unsure prompter should restore (restore --sure), chosen on validation; then the width question.
+python docs/results/caution_sweep.py --checkpoint stage2_restore/weights/restorer --limit 10 --report docs/results/caution_sweep.csv
+BUDGET_SECONDS=360 bash docs/results/width_comparison.sh
+
 # Evaluation, once, on sets never trained or tuned on.
 restore-eval "folder:$E/clean/bsds500-test" --seed 1234 --families classic --cache-dir cache/eval11-classic --limit 40 \
     --checkpoint new=stage2_restore/weights/restorer --report docs/results/campaign_composites.csv --grid docs/results/campaign_composites.png
@@ -56,5 +70,6 @@ for p in rain100h_jordere_subset outdoor_rain_test1 sots_outdoor_airnet lol_eval
     restore-eval "paired:$E/paired/$p" --checkpoint new=stage2_restore/weights/restorer --report "docs/results/campaign_real_$p.csv"
 done
 python docs/results/clean_through_restore.py "$E/clean/kodak24" "$E/clean/mcmaster" --report docs/results/clean_through_restore.csv
+python docs/results/clean_through_restore.py --pairs "$E/paired/polyu_real_noise" --report docs/results/polyu_through_restore.csv
 python docs/results/real_noref_grid.py "$E/real_noref/rain_heavyrain_web" "$E/real_noref/snow_real" "$E/real_noref/haze_real" \
     "$E/real_noref/lowlight_lime" --per-folder 3 -o docs/results/real_noref.png
