@@ -51,10 +51,13 @@ class EmbeddingRecord:
     probabilities: np.ndarray | None = None
     """Calibrated presence probabilities of LABEL_NAMES (None: the labels, taken as certain)."""
 
+    def presence_probabilities(self) -> np.ndarray:
+        """Calibrated presence probability of each label; the labels themselves when none were stored."""
+        return self.labels.astype(np.float32) if self.probabilities is None else self.probabilities
+
     def confidence(self) -> np.ndarray:
         """Probability that each label's decision (present or absent) is right."""
-        probabilities = self.labels.astype(np.float32) if self.probabilities is None else self.probabilities
-        return decision_confidence(self.labels, probabilities)
+        return decision_confidence(self.labels, self.presence_probabilities())
 
 
 def shard_name(index: int, count: int) -> str:
@@ -101,7 +104,7 @@ def write_shard(
         handle.create_dataset("labels", data=np.array([r.labels for r in records], np.uint8).reshape(-1, len(LABEL_NAMES)))
         handle.create_dataset("severity", data=np.array([r.severity for r in records], np.float16).reshape(-1, len(LABEL_NAMES)))
         handle.create_dataset("manifest_row", data=[json.dumps(r.manifest_row, sort_keys=True) for r in records], dtype=_STRING)
-        probabilities = [r.labels.astype(np.float32) if r.probabilities is None else r.probabilities for r in records]
+        probabilities = [r.presence_probabilities() for r in records]
         handle.create_dataset("probabilities", data=np.array(probabilities, np.float16).reshape(-1, len(LABEL_NAMES)))
     return path
 

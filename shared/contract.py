@@ -148,8 +148,8 @@ def _differing_part(mine: str, theirs: str, width: int = 60) -> str:
     """'a != b' cut to `width` characters each, starting where the two first differ."""
     start = len(os.path.commonprefix([mine, theirs]))
     start = max(0, start - 10) if start > width - 10 else 0
-    cut = lambda text: ("..." if start else "") + text[start : start + width]  # noqa: E731
-    return f"{cut(mine)} != {cut(theirs)}"
+    prefix = "..." if start else ""
+    return f"{prefix}{mine[start : start + width]} != {prefix}{theirs[start : start + width]}"
 
 
 def cache_folder(cache_dir: str | Path, split_slug: str, fingerprint: Fingerprint) -> Path:

@@ -160,8 +160,7 @@ def restoration_share(record: EmbeddingRecord, keep_clear: float, sure: float) -
     present = record.labels.astype(bool)
     if not present.any():
         return 1.0
-    probabilities = record.labels.astype(np.float32) if record.probabilities is None else record.probabilities
-    return caution_of(float(probabilities[present].max()), sure)
+    return caution_of(float(record.presence_probabilities()[present].max()), sure)
 
 
 def restore_loaded(
