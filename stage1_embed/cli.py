@@ -10,7 +10,7 @@ from shared.cli import build_split_pairs, console, error_console, progress_bar, 
 
 app = typer.Typer(help="Stage one: degraded/clean pairs and their embeddings.", no_args_is_help=True, add_completion=False)
 
-SPLIT_HELP = "lsdir-train, lsdir-val, cdd11, cdd11-train, demo, folder:PATH[,PATH...], heldout:PATH or paired:PATH"
+SPLIT_HELP = "lsdir-train, lsdir-val, cdd11, cdd11-train, demo, folder:PATH[,PATH...], heldout:PATH, closeup:PATH[,PATH...] or paired:PATH"
 
 
 @app.command()
@@ -341,6 +341,16 @@ def train_prompter(
     crops: int = typer.Option(4, "--crops", min=1, help="Native-resolution crops per image"),
     init_from: Path = typer.Option(None, "--init-from", help="Start from this assessor folder (its trunk)"),
     lr: float = typer.Option(2e-3, "--lr"),
+    hard_clear_weight: float = typer.Option(
+        4.0, "--hard-clear-weight", min=0.0, help="Draw clear photos the net calls degraded (probability p) 1 + this x p times likelier"
+    ),
+    close_up_fraction: float = typer.Option(
+        0.125,
+        "--close-up-fraction",
+        min=0.0,
+        max=0.5,
+        help="Share of each batch made of close-ups of clear photos (half with low-ISO noise)",
+    ),
     seed: int = typer.Option(0, "--seed"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
 ) -> None:
@@ -356,6 +366,7 @@ def train_prompter(
     from stage1_embed import train_prompter as recipe
 
     config = recipe.PrompterTrainConfig(seed=seed, epochs=epochs, lr=lr, steps_per_epoch=steps_per_epoch,
+                                        hard_clear_weight=hard_clear_weight, close_up_fraction=close_up_fraction,
                                         init_from=str(init_from or ""), net=AssessorConfig(crops=crops))  # fmt: skip
     categories = ",".join(PROMPTER_CATEGORIES)
     _, train_pairs = build_split_pairs(train, None, cache_dir, seed=0, categories=categories, variants=variants, per_image=per_image)

@@ -1,9 +1,12 @@
 """Train, calibrate and score the pseudo-prompt generator on synthesized composites (read top to bottom).
 
 Training pairs come from the data engine (shared.pairs: every training photo, several variants,
-generator families drawn at random); each step samples images with clear ones weighted up (the
-clean night scenes, snowfields, sea and sky that must stay "clear") and takes fresh random
-crops. Validation sets (in-distribution, and leave-one-family-out from `heldout:`) pick the best
+generator families drawn at random); each step samples images with clear ones weighted up and
+takes fresh random crops. Two kinds of hard example keep "clear" honest: clear photos are
+re-weighted every epoch by how degraded the current net believes them (the dim rooms, snowfields
+and skies it gets wrong, mined from the photos themselves), and part of each batch is close-ups
+(shared.degrade.close_up: smooth at pixel level, as a camera's 100 % view is), clear or with mild
+low-ISO camera noise labelled "noise". Validation sets (in-distribution, and leave-one-family-out from `heldout:`) pick the best
 epoch by their mean exact-match accuracy; the first one then fits per-label temperatures.
 Never point it at evaluation photos: those only go through `score_prompter`.
 """
@@ -24,6 +27,8 @@ import torch.nn.functional as F
 from shared.assessor import AssessorConfig, AssessorNet, load_assessor, stack_views
 from shared.contract import captures_in
 from shared.degrade import CLEAR
+from shared.degrade.close_up import close_up
+from shared.degrade.noise import CameraNoise
 from shared.errors import ImageReadError
 from shared.fileio import atomic_path
 from shared.image_io import load_image
@@ -44,6 +49,10 @@ class PrompterTrainConfig:
     severity_weight: float = 1.0
     clear_weight: float = 3.0
     """How much likelier a clear image is drawn than a degraded one (a split keeps clear once per photo)."""
+    hard_clear_weight: float = 4.0
+    """A clear photo the net calls degraded with probability p is drawn (1 + hard_clear_weight * p) times likelier (0: off)."""
+    close_up_fraction: float = 0.125
+    """Share of each batch made of close-ups of clear photos, half of them with low-ISO camera noise (0: off)."""
     steps_per_epoch: int | None = None
     """Batches per epoch (None: one pass over the training images)."""
     init_from: str = ""
@@ -167,9 +176,45 @@ def _initial_net(config: PrompterTrainConfig) -> AssessorNet:
     return net
 
 
-def _sampling_weights(data: LabelledImages, clear_weight: float) -> np.ndarray:
-    weights = np.where(np.array(data.categories) == CLEAR, clear_weight, 1.0)
+LOW_ISO_NOISE = CameraNoise(shot_noise=(0.0002, 0.002))
+"""A good camera in ordinary light: noise a photographer sees at 100 % (PSNR about 33-42 dB), usually under JPEG."""
+
+
+def _sampling_weights(data: LabelledImages, config: PrompterTrainConfig, clear_hardness: np.ndarray | None = None) -> np.ndarray:
+    """Draw probabilities: clear images `clear_weight` times likelier, the hard ones (net's P(degraded)) more."""
+    is_clear = np.array(data.categories) == CLEAR
+    weights = np.where(is_clear, config.clear_weight, 1.0)
+    if clear_hardness is not None:
+        weights[is_clear] *= 1.0 + config.hard_clear_weight * clear_hardness
     return weights / weights.sum()
+
+
+def _clear_hardness(net: AssessorNet, clear: LabelledImages) -> np.ndarray:
+    """The net's probability that each clear image shows some degradation (the strongest label)."""
+    net.eval()
+    probabilities = torch.sigmoid(torch.from_numpy(presence_logits(PromptGenerator(net), clear))).numpy()
+    net.train()
+    return probabilities.max(axis=1) if len(probabilities) else np.zeros(0, np.float32)
+
+
+def _batch(train: LabelledImages, weights: np.ndarray, clear_rows: np.ndarray, config: PrompterTrainConfig,
+           rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:  # fmt: skip
+    """Images (float, randomly mirrored) with their presence and severity targets; the tail are close-ups."""
+    close_ups = int(round(config.batch_size * config.close_up_fraction)) if len(clear_rows) else 0
+    drawn = rng.choice(len(train.images), size=config.batch_size - close_ups, p=weights)
+    images = [train.images[i].astype(np.float32) / 255.0 for i in drawn]
+    presence, severity = list(train.presence[drawn]), list(train.severity[drawn])
+    for index in rng.choice(clear_rows, size=close_ups):
+        image = close_up(train.images[index].astype(np.float32) / 255.0, rng)
+        params = {}
+        if rng.random() < 0.5:
+            image, params["noise"] = LOW_ISO_NOISE(image, rng)
+        p, s = targets_of("noise" if params else CLEAR, params)
+        images.append(image)
+        presence.append(p)
+        severity.append(s)
+    images = [image[:, ::-1] if rng.random() < 0.5 else image for image in images]
+    return images, np.array(presence, np.float32), np.array(severity, np.float32)
 
 
 def train_prompter(
@@ -186,20 +231,21 @@ def train_prompter(
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = config.steps_per_epoch or max(1, len(train.images) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.1)
-    weights = _sampling_weights(train, config.clear_weight)
+    clear_rows = np.flatnonzero(np.array(train.categories) == CLEAR)
+    clear = LabelledImages([train.images[i] for i in clear_rows], train.presence[clear_rows], train.severity[clear_rows],
+                           [CLEAR] * len(clear_rows), [])  # fmt: skip
     best_state, best_accuracy, history = None, -1.0, []
     for epoch in range(1, config.epochs + 1):
         start, losses = time.perf_counter(), []
         net.train()
+        weights = _sampling_weights(train, config, _clear_hardness(net, clear) if config.hard_clear_weight else None)
         for step in range(steps_per_epoch):
-            batch = rng.choice(len(train.images), size=config.batch_size, p=weights)
-            images = [train.images[i].astype(np.float32) / 255.0 for i in batch]
-            images = [image[:, ::-1] if rng.random() < 0.5 else image for image in images]
+            images, presence, target_severity = _batch(train, weights, clear_rows, config, rng)
             logits, severity, _ = net(*stack_views(images, config.net.view_size, config.net.crops, rng))
-            presence = torch.from_numpy(train.presence[batch])
+            presence = torch.from_numpy(presence)
             loss = F.binary_cross_entropy_with_logits(logits, presence)
             loss = loss + config.severity_weight * (
-                F.l1_loss(severity, torch.from_numpy(train.severity[batch]), reduction="none") * presence
+                F.l1_loss(severity, torch.from_numpy(target_severity), reduction="none") * presence
             ).sum() / presence.sum().clamp(min=1)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

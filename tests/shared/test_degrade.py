@@ -271,3 +271,14 @@ def test_demosaic_keeps_the_recorded_samples_and_fills_the_rest():
     np.testing.assert_array_equal(mosaic(rgb), raw)  # every site keeps what its sensor recorded
     flat = demosaic(mosaic(np.full((8, 10, 3), [0.2, 0.5, 0.7], np.float32)))
     np.testing.assert_allclose(flat, np.broadcast_to([0.2, 0.5, 0.7], flat.shape), atol=1e-6)
+
+
+def test_a_close_up_is_a_crop_enlarged_to_the_same_size(photo):
+    from shared.degrade.close_up import close_up
+
+    ramp = np.repeat(np.linspace(0, 1, 64, dtype=np.float32)[None, :, None], 48, axis=0).repeat(3, axis=2)
+    enlarged = close_up(ramp, np.random.default_rng(0), zoom=(2.0, 2.0))
+    assert enlarged.shape == ramp.shape and enlarged.dtype == np.float32
+    # Half the ramp spread over the whole width: the slope halves (away from the borders' filter support).
+    assert np.diff(enlarged[24, 8:-8, 0]).mean() == pytest.approx(np.diff(ramp[24, :, 0]).mean() / 2, rel=0.1)
+    np.testing.assert_array_equal(close_up(photo, np.random.default_rng(3)), close_up(photo, np.random.default_rng(3)))

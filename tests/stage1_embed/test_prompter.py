@@ -10,6 +10,8 @@ from stage1_embed.prompter import PromptGenerator
 from stage1_embed.train_prompter import (
     LabelledImages,
     PrompterTrainConfig,
+    _batch,
+    _sampling_weights,
     fit_temperatures,
     load_labelled,
     reliability,
@@ -117,6 +119,36 @@ def test_training_learns_to_tell_dark_from_clear(tmp_path):
     generator, history = train_prompter(data, {"val": data}, train_config)
     assert len(history) == 40 and history[-1].loss < history[0].loss
     assert score_prompter(generator, data).f1["low"] >= 0.9
+
+
+def _labelled(categories):
+    presence = np.array([[0.0] * 6 if c == "clear" else [1.0] + [0.0] * 5 for c in categories], np.float32)
+    images = [np.full((40, 40, 3), i * 20, np.uint8) for i in range(len(categories))]
+    return LabelledImages(images, presence, presence * 0.5, list(categories), [])
+
+
+def test_clear_photos_the_net_calls_degraded_are_drawn_likelier():
+    data = _labelled(["clear", "clear", "low", "low"])
+    config = PrompterTrainConfig(clear_weight=3.0, hard_clear_weight=4.0)
+    weights = _sampling_weights(data, config, np.array([0.0, 0.5]))
+    # clear 3 x (1 + 4 x 0) = 3, clear 3 x (1 + 4 x 0.5) = 9, degraded 1 each: out of 14.
+    np.testing.assert_allclose(weights, np.array([3, 9, 1, 1]) / 14)
+    np.testing.assert_allclose(_sampling_weights(data, config), np.array([3, 3, 1, 1]) / 8)
+
+
+def test_the_batch_tail_is_close_ups_of_clear_photos_clear_or_noisy():
+    data = _labelled(["clear", "low", "low", "low"])
+    config = PrompterTrainConfig(batch_size=8, close_up_fraction=0.5)
+    noisy = 0
+    for seed in range(6):
+        images, presence, severity = _batch(data, np.array([0.0, 1 / 3, 1 / 3, 1 / 3]), np.array([0]), config, np.random.default_rng(seed))
+        assert len(images) == 8 and presence.shape == severity.shape == (8, 6)
+        np.testing.assert_array_equal(presence[:4, 0], 1.0)  # drawn by weight: never the clear photo
+        tail = presence[4:]
+        assert set(tail[:, LABELS.index("noise")]) <= {0.0, 1.0} and tail[:, [0, 1, 2, 3, 5]].sum() == 0
+        noisy += int(tail[:, LABELS.index("noise")].sum())
+        assert (severity[4:, LABELS.index("noise")] > 0).sum() == tail[:, LABELS.index("noise")].sum()
+    assert 0 < noisy < 24  # about half
 
 
 def test_a_label_with_one_class_only_keeps_temperature_one():
