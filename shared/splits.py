@@ -7,6 +7,9 @@
   several folders of clean photos (ids keep the folder's name: "urban100-img_001").
 - heldout:PATH: the clean photos of PATH degraded only with the generator families training
   never uses (shared.degrade.families.HELD_OUT): leave-one-family-out validation.
+- closeup:PATH[,PATH...]: each clean photo of the folders seen as a camera's 100 % view
+  (shared.degrade.close_up: a crop enlarged, smooth at pixel level), then degraded with the
+  training families: real photos are viewed this way, our 512 px training photos never are.
 - paired:PATH: PATH/input/ and PATH/target/, real or foreign pairs (LOL, PolyU, ...); the category is the folder's name.
 """
 
@@ -22,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from shared.degrade import CDD11_CATEGORIES, CLEAR, depth_from_disparity
+from shared.degrade.close_up import close_up
+from shared.degrade.composite import stable_id_hash
 from shared.errors import SplitError
 from shared.image_io import IMAGE_SUFFIXES, load_image
 
@@ -190,6 +195,21 @@ def _heldout(path: str) -> Split:
     return Split(f"heldout:{path}", _slug("heldout", [folder]), 3, clean_photos=lambda: _photos_in(folder), family_set="heldout")
 
 
+def _close_ups(path: str) -> Split:
+    """Every photo of folder:PATH as one close-up, its crop and zoom fixed by the photo's id."""
+    photos_of = _folders(path).clean_photos
+    folders = [_clean_folder(p, "closeup") for p in path.split(",") if p]
+    _only_clean(folders, f"closeup:{path}")
+
+    def seen_close(photo: CleanPhoto) -> Callable[[], np.ndarray]:
+        return lambda: close_up(photo.load(), np.random.default_rng([stable_id_hash(photo.image_id), 17]))
+
+    def photos() -> list[CleanPhoto]:
+        return [CleanPhoto(f"{photo.image_id}-closeup", photo.source, seen_close(photo)) for photo in photos_of()]
+
+    return Split(f"closeup:{path}", _slug("closeup", folders), 0, clean_photos=photos)
+
+
 def _match_target(degraded: Path, targets: dict[str, Path]) -> Path | None:
     """The ground truth of a degraded file: same stem, else the one stem sharing the longest prefix (im_0001_s80 -> im_0001)."""
     if degraded.stem in targets:
@@ -214,7 +234,8 @@ def _paired(path: str) -> Split:
     return Split(f"paired:{path}", slug, 0, ready_pairs=pairs)
 
 
-SPLIT_NAMES = ("lsdir-train", "lsdir-val", "cdd11", "cdd11-train", "demo", "folder:PATH[,PATH...]", "heldout:PATH", "paired:PATH")
+SPLIT_NAMES = ("lsdir-train", "lsdir-val", "cdd11", "cdd11-train", "demo", "folder:PATH[,PATH...]", "heldout:PATH",
+               "closeup:PATH[,PATH...]", "paired:PATH")  # fmt: skip
 
 
 def resolve_split(name: str, data_root: str | Path | None = None) -> Split:
@@ -227,6 +248,8 @@ def resolve_split(name: str, data_root: str | Path | None = None) -> Split:
         return _folders(name.removeprefix("folder:"))
     if name.startswith("heldout:"):
         return _heldout(name.removeprefix("heldout:"))
+    if name.startswith("closeup:"):
+        return _close_ups(name.removeprefix("closeup:"))
     if name.startswith("paired:"):
         return _paired(name.removeprefix("paired:"))
     if name in ("lsdir-train", "lsdir-val"):

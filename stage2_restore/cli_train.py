@@ -20,6 +20,9 @@ def run(
     config_file: Path = typer.Option(None, "--config", help="A train_config.json to start from (flags override it)"),
     split: str = typer.Option(None, "--split", help="Split whose pairs and embeddings to train on (default lsdir-train)"),
     cache: str = typer.Option(None, "--cache", help="Cache folder name under cache/<split>/ (default: the only one)"),
+    extra_split: list[str] = typer.Option(
+        None, "--extra-split", help="Also train on this split (repeatable), e.g. closeup:PATH; its vectors made like --split's"
+    ),
     steps: int = typer.Option(None, "--steps", min=1),
     batch_size: int = typer.Option(None, "--batch-size", min=1, help="Per process; global batch = this x processes"),
     crop: int = typer.Option(None, "--crop", min=8),
@@ -44,7 +47,8 @@ def run(
 
     if threads:
         torch.set_num_threads(threads)
-    flags = {"split": split, "cache": cache, "steps": steps, "batch_size": batch_size, "crop": crop, "lr": lr, "seed": seed,
+    flags = {"split": split, "cache": cache, "extra_splits": tuple(extra_split) if extra_split else None,
+             "steps": steps, "batch_size": batch_size, "crop": crop, "lr": lr, "seed": seed,
              "checkpoint_every": checkpoint_every, "init_from": init_from, "clear_fraction": clear_fraction,
              "data_root": data_root, "cache_dir": cache_dir,
              "descriptor": descriptor, "width": width, "contrastive": contrastive}  # fmt: skip

@@ -1,4 +1,4 @@
-"""Training batches: (degraded, clean, negatives) crops from a split's pairs, vectors from its cache.
+"""Training batches: (degraded, clean, negatives) crops from splits' pairs, vectors from their caches.
 
 Every batch is drawn from a generator seeded by (seed, step, rank), so a run resumed at step s
 sees exactly the batches it would have seen, and DDP ranks see different ones. Decoded images
@@ -62,14 +62,22 @@ class PixelCache:
 
 
 class TrainingPairs:
-    """The rows of a split that have a cached vector, with same-scene negatives for each."""
+    """The rows of one or more splits that have a cached vector (each split read with its own cache), with same-scene
+    negatives for each."""
 
     def __init__(
-        self, rows: Sequence[PairRow], cache: EmbeddingCache, classes: Sequence[str], negatives: int = 2, clear_fraction: float = 0.0
+        self,
+        sources: Sequence[tuple[Sequence[PairRow], EmbeddingCache]],
+        classes: Sequence[str],
+        negatives: int = 2,
+        clear_fraction: float = 0.0,
     ):
-        self.rows = [r for r in rows if r.key in cache and r.clean is not None]
-        self.missing = len(rows) - len(self.rows)
-        self.inputs = [descriptor_inputs(cache[r.key], classes) for r in self.rows]
+        self.rows, self.inputs, self.missing = [], [], 0
+        for rows, cache in sources:
+            kept = [r for r in rows if r.key in cache and r.clean is not None]
+            self.missing += len(rows) - len(kept)
+            self.rows += kept
+            self.inputs += [descriptor_inputs(cache[r.key], classes) for r in kept]
         self.negatives = negatives
         by_scene = defaultdict(list)
         for row in self.rows:

@@ -69,6 +69,9 @@ class TrainConfig:
     cache_dir: str = "cache"
     cache: str = ""
     """Cache folder under cache_dir/<split>/ (e.g. local-1a2b3c4d5e6f); "" = the only one there."""
+    extra_splits: tuple[str, ...] = ()
+    """More splits trained on alongside (e.g. closeup:PATH), rows drawn alike; each read from its cache that has the
+    main cache's fingerprint (the same embedder and prompter)."""
     crop: int = 128
     batch_size: int = 8
     steps: int = 2000
@@ -186,6 +189,18 @@ def find_cache(config: TrainConfig) -> Path:
     return caches[0]
 
 
+def matching_cache(split_name: str, config: TrainConfig, fingerprint: Fingerprint) -> Path:
+    """The cache folder of `split_name` whose vectors were made like `fingerprint`'s (an extra split's)."""
+    folder = Path(config.cache_dir) / resolve_split(split_name, config.data_root).slug
+    if (folder / fingerprint.directory_name / "fingerprint.json").is_file():
+        return folder / fingerprint.directory_name
+    prompter = f" --prompter {fingerprint.prompter_locator}" if fingerprint.prompter_locator else ""
+    raise ConfigError(
+        f"{folder}: {split_name} has no embeddings made like the main split's ({fingerprint.embedder}, prompter "
+        f"{fingerprint.prompter_hash}); run `restore-embed build --split {split_name} --encoder {fingerprint.embedder}{prompter}`"
+    )
+
+
 def _distributed() -> tuple[int, int, torch.device]:
     """(rank, world size, device); starts the process group under torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -268,9 +283,11 @@ def train(
         _prepare_run(run, config, resume)
     _barrier(world)
 
-    cache = EmbeddingCache(cache_folder, expected=fingerprint)
-    rows = read_pairs(pairs_dir(config.cache_dir, resolve_split(config.split, config.data_root)))
-    data = TrainingPairs(rows, cache, config.restorer.static_classes, config.negatives, config.clear_fraction)
+    sources = []
+    for split_name, folder in [(config.split, cache_folder)] + [(s, matching_cache(s, config, fingerprint)) for s in config.extra_splits]:
+        rows = read_pairs(pairs_dir(config.cache_dir, resolve_split(split_name, config.data_root)))
+        sources.append((rows, EmbeddingCache(folder, expected=fingerprint)))
+    data = TrainingPairs(sources, config.restorer.static_classes, config.negatives, config.clear_fraction)
     if not len(data):
         raise ConfigError(f"{cache_folder}: none of the split's pairs has a cached vector; rebuild the cache")
 

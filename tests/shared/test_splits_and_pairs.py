@@ -230,6 +230,19 @@ def test_per_image_sampling_always_keeps_clear(tmp_path):
     assert sum(row.category == "clear" for row in rows) == 3 and len(rows) == 3 + 3 * 2 * 2
 
 
+def test_a_close_up_split_sees_each_photo_once_enlarged_the_same_way_every_time(tmp_path):
+    folder = photo_folder(tmp_path)
+    split = resolve_split(f"closeup:{folder}")
+    plain = {p.image_id: p for p in resolve_split(f"folder:{folder}").clean_photos()}
+    photos = split.clean_photos()
+    assert split.slug == f"closeup-{folder.name}" and split.family_set == "train"
+    assert sorted(p.image_id for p in photos) == sorted(f"{i}-closeup" for i in plain)
+    for photo in photos:
+        original = plain[photo.image_id.removesuffix("-closeup")].load()
+        assert photo.load().shape == original.shape and not np.allclose(photo.load(), original)
+        np.testing.assert_array_equal(photo.load(), photo.load())
+
+
 def test_joined_and_held_out_splits_refuse_category_folders(tmp_path):
     root = cdd11_tree(tmp_path / "cdd") / "CDD-11_test"
     other = photo_folder(tmp_path / "x")
@@ -237,6 +250,10 @@ def test_joined_and_held_out_splits_refuse_category_folders(tmp_path):
         resolve_split(f"folder:{other},{root}")
     with pytest.raises(SplitError, match="holds CDD-11 category folders"):
         resolve_split(f"heldout:{root}")
+    with pytest.raises(SplitError, match="holds CDD-11 category folders"):
+        resolve_split(f"closeup:{root}")
+    with pytest.raises(SplitError, match="is not a folder"):
+        resolve_split(f"closeup:{tmp_path / 'nowhere'}")
     with pytest.raises(ConfigError, match="per_image must be at least 1"):
         SynthesisConfig(per_image=0)
 

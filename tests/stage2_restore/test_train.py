@@ -205,12 +205,12 @@ def test_clear_fraction_puts_identity_pairs_in_every_batch(tiny_split):
 
     name, cache_dir, rows = tiny_split
     cache = EmbeddingCache(cache_dir / resolve_split(name).slug / FINGERPRINT.directory_name)
-    pairs = TrainingPairs(rows, cache, ("clear", "low", "other"), negatives=0, clear_fraction=0.25)
+    pairs = TrainingPairs([(rows, cache)], ("clear", "low", "other"), negatives=0, clear_fraction=0.25)
     for step in range(5):
         batch = pairs.batch(np.random.default_rng(step), 8, 16)
         identical = (batch["degraded"] == batch["clean"]).flatten(1).all(dim=1)
         assert int(identical.sum()) >= 2  # 2 of 8 are clear by construction
-    uniform = TrainingPairs(rows, cache, ("clear", "low", "other"), negatives=0)
+    uniform = TrainingPairs([(rows, cache)], ("clear", "low", "other"), negatives=0)
     assert uniform.clear_fraction == 0.0
     cache.close()
 
@@ -230,3 +230,32 @@ def test_true_prompt_vectors_are_never_picked_for_training(tiny_split, tiny_asse
     config = tiny_train_config(split, cache_dir, tiny_assessor)
     assert find_cache(config).name == FINGERPRINT.directory_name
     assert FINGERPRINT.differences(oracle) == [f"prompt_template: test template != test template{TRUE_PROMPTS[:50]}"]
+
+
+def test_an_extra_split_is_trained_on_alongside_from_its_own_matching_cache(tmp_path, tiny_split, tiny_assessor):
+    from shared.cache import EmbeddingCache
+    from shared.pairs import SynthesisConfig, build_pairs, pairs_dir, read_pairs
+    from stage2_restore.data import TrainingPairs
+    from stage2_restore.train import matching_cache
+
+    split, cache_dir, rows = tiny_split
+    close = f"closeup:{tmp_path / 'photos'}"
+    close_rows = build_pairs(resolve_split(close), cache_dir, SynthesisConfig(seed=0, categories=("clear", "low"), max_side=64)).rows
+    assert {r.image_id for r in close_rows} == {f"p{i}-closeup" for i in range(4)}
+    config = tiny_train_config(split, cache_dir, tiny_assessor, extra_splits=(close,))
+    with pytest.raises(ConfigError, match=r"no embeddings made like the main split's .*restore-embed build --split closeup:"):
+        train(config, tmp_path / "refused")
+    other = dataclasses.replace(FINGERPRINT, prompter_hash="another-prompter")
+    write_cache(close_rows, cache_dir / resolve_split(close).slug / other.directory_name, other)  # another prompter's: not used
+    write_cache(close_rows, cache_dir / resolve_split(close).slug / FINGERPRINT.directory_name, seed=1)
+    assert matching_cache(close, config, FINGERPRINT).name == FINGERPRINT.directory_name
+
+    main = EmbeddingCache(cache_dir / resolve_split(split).slug / FINGERPRINT.directory_name)
+    extra = EmbeddingCache(matching_cache(close, config, FINGERPRINT))
+    both = TrainingPairs([(rows, main), (read_pairs(pairs_dir(cache_dir, resolve_split(close))), extra)], ("clear", "low", "other"))
+    assert len(both) == len(rows) + len(close_rows) == 16 + 8 and both.missing == 0
+    assert {r.image_id for r in both.rows if r.category == "clear"} == {f"p{i}" for i in range(4)} | {f"p{i}-closeup" for i in range(4)}
+    main.close(), extra.close()
+    result = train(config, tmp_path / "run")
+    assert Restorer.from_pretrained(result.checkpoint).config.embedding_dim == 16
+    assert json.loads((tmp_path / "run" / "train_config.json").read_text())["extra_splits"] == [close]
