@@ -7,9 +7,10 @@
   several folders of clean photos (ids keep the folder's name: "urban100-img_001").
 - heldout:PATH: the clean photos of PATH degraded only with the generator families training
   never uses (shared.degrade.families.HELD_OUT): leave-one-family-out validation.
-- closeup:PATH[,PATH...]: each clean photo of the folders seen as a camera's 100 % view
-  (shared.degrade.close_up: a crop enlarged, smooth at pixel level), then degraded with the
-  training families: real photos are viewed this way, our 512 px training photos never are.
+- closeup:PATH[,PATH...]: each clean photo of the folders, at the 512 px training size, seen as a
+  camera's 100 % view (shared.degrade.close_up: a crop enlarged 1.5-2.5x back to that size, smooth
+  at pixel level), then degraded with the training families: real photos are viewed this way, our
+  512 px training photos never are.
 - paired:PATH: PATH/input/ and PATH/target/, real or foreign pairs (LOL, PolyU, ...); the category is the folder's name.
 """
 
@@ -28,7 +29,7 @@ from shared.degrade import CDD11_CATEGORIES, CLEAR, depth_from_disparity
 from shared.degrade.close_up import close_up
 from shared.degrade.composite import stable_id_hash
 from shared.errors import SplitError
-from shared.image_io import IMAGE_SUFFIXES, load_image
+from shared.image_io import IMAGE_SUFFIXES, fit_max_side, load_image
 
 DATA_ROOT_ENV = "RESTORE_DATA"
 
@@ -195,14 +196,19 @@ def _heldout(path: str) -> Split:
     return Split(f"heldout:{path}", _slug("heldout", [folder]), 3, clean_photos=lambda: _photos_in(folder), family_set="heldout")
 
 
+CLOSE_UP_SIDE = 512
+"""Long side of the photo a close-up is cut from and enlarged back to: the size training photos are stored at."""
+
+
 def _close_ups(path: str) -> Split:
-    """Every photo of folder:PATH as one close-up, its crop and zoom fixed by the photo's id."""
-    photos_of = _folders(path).clean_photos
+    """Every photo of folder:PATH as one close-up of it at CLOSE_UP_SIDE, crop and zoom fixed by the photo's id."""
     folders = [_clean_folder(p, "closeup") for p in path.split(",") if p]
     _only_clean(folders, f"closeup:{path}")
+    photos_of = _folders(path).clean_photos
 
     def seen_close(photo: CleanPhoto) -> Callable[[], np.ndarray]:
-        return lambda: close_up(photo.load(), np.random.default_rng([stable_id_hash(photo.image_id), 17]))
+        # Cut from the photo at training size: cut from a larger original, the split's downscale would undo the zoom.
+        return lambda: close_up(fit_max_side(photo.load(), CLOSE_UP_SIDE), np.random.default_rng([stable_id_hash(photo.image_id), 17]))
 
     def photos() -> list[CleanPhoto]:
         return [CleanPhoto(f"{photo.image_id}-closeup", photo.source, seen_close(photo)) for photo in photos_of()]

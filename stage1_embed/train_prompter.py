@@ -3,11 +3,12 @@
 Training pairs come from the data engine (shared.pairs: every training photo, several variants,
 generator families drawn at random); each step samples images with clear ones weighted up and
 takes fresh random crops. Two kinds of hard example keep "clear" honest: clear photos are
-re-weighted every epoch by how degraded the current net believes them (the dim rooms, snowfields
-and skies it gets wrong, mined from the photos themselves), and part of each batch is close-ups
-(shared.degrade.close_up: smooth at pixel level, as a camera's 100 % view is), clear or with mild
-low-ISO camera noise labelled "noise". Validation sets (in-distribution, and leave-one-family-out from `heldout:`) pick the best
-epoch by their mean exact-match accuracy; the first one then fits per-label temperatures.
+re-weighted among themselves every epoch by how degraded the current net believes them (the dim
+rooms, snowfields and skies it gets wrong, mined from the photos themselves), and part of each
+batch is close-ups (shared.degrade.close_up: smooth at pixel level, as a camera's 100 % view is),
+clear or with mild low-ISO camera noise labelled "noise", JPEG-compressed alike. Validation sets
+(in-distribution, and leave-one-family-out from `heldout:`) pick the best epoch by their mean
+exact-match accuracy; the first one then fits per-label temperatures.
 Never point it at evaluation photos: those only go through `score_prompter`.
 """
 
@@ -27,6 +28,7 @@ import torch.nn.functional as F
 from shared.assessor import AssessorConfig, AssessorNet, load_assessor, stack_views
 from shared.contract import captures_in
 from shared.degrade import CLEAR
+from shared.degrade.camera import jpeg_round_trip
 from shared.degrade.close_up import close_up
 from shared.degrade.noise import CameraNoise
 from shared.errors import ImageReadError
@@ -50,7 +52,8 @@ class PrompterTrainConfig:
     clear_weight: float = 3.0
     """How much likelier a clear image is drawn than a degraded one (a split keeps clear once per photo)."""
     hard_clear_weight: float = 4.0
-    """A clear photo the net calls degraded with probability p is drawn (1 + hard_clear_weight * p) times likelier (0: off)."""
+    """Among clear photos, one the net calls degraded with probability p is drawn in proportion to 1 + hard_clear_weight * p
+    (0: off); the clear share of the draws is unchanged."""
     close_up_fraction: float = 0.125
     """Share of each batch made of close-ups of clear photos, half of them with low-ISO camera noise (0: off)."""
     steps_per_epoch: int | None = None
@@ -177,15 +180,16 @@ def _initial_net(config: PrompterTrainConfig) -> AssessorNet:
 
 
 LOW_ISO_NOISE = CameraNoise(shot_noise=(0.0002, 0.002))
-"""A good camera in ordinary light: noise a photographer sees at 100 % (PSNR about 33-42 dB), usually under JPEG."""
+"""A good camera in ordinary light: noise a photographer sees at 100 % (PSNR about 30-40 dB), usually under JPEG."""
 
 
 def _sampling_weights(data: LabelledImages, config: PrompterTrainConfig, clear_hardness: np.ndarray | None = None) -> np.ndarray:
-    """Draw probabilities: clear images `clear_weight` times likelier, the hard ones (net's P(degraded)) more."""
+    """Draw probabilities: clear images `clear_weight` times likelier; among them, the hard ones (net's P(degraded)) more."""
     is_clear = np.array(data.categories) == CLEAR
     weights = np.where(is_clear, config.clear_weight, 1.0)
-    if clear_hardness is not None:
-        weights[is_clear] *= 1.0 + config.hard_clear_weight * clear_hardness
+    if clear_hardness is not None and is_clear.any():
+        boost = 1.0 + config.hard_clear_weight * clear_hardness
+        weights[is_clear] *= boost / boost.mean()  # among clear photos only: clear's share of the draws stays put
     return weights / weights.sum()
 
 
@@ -209,6 +213,8 @@ def _batch(train: LabelledImages, weights: np.ndarray, clear_rows: np.ndarray, c
         params = {}
         if rng.random() < 0.5:
             image, params["noise"] = LOW_ISO_NOISE(image, rng)
+        elif rng.random() < LOW_ISO_NOISE.jpeg_probability:  # clean JPEGs too, so that JPEG's blocks do not mean "noise"
+            image = jpeg_round_trip(image, int(rng.integers(LOW_ISO_NOISE.jpeg_quality[0], LOW_ISO_NOISE.jpeg_quality[1] + 1)))
         p, s = targets_of("noise" if params else CLEAR, params)
         images.append(image)
         presence.append(p)

@@ -72,17 +72,18 @@ class TrainingPairs:
         negatives: int = 2,
         clear_fraction: float = 0.0,
     ):
-        self.rows, self.inputs, self.missing = [], [], 0
-        for rows, cache in sources:
+        self.rows, self.inputs, self.scene_of, self.missing = [], [], [], 0
+        for source, (rows, cache) in enumerate(sources):
             kept = [r for r in rows if r.key in cache and r.clean is not None]
             self.missing += len(rows) - len(kept)
             self.rows += kept
             self.inputs += [descriptor_inputs(cache[r.key], classes) for r in kept]
+            self.scene_of += [(source, r.image_id) for r in kept]  # ids are unique within a split only
         self.negatives = negatives
         by_scene = defaultdict(list)
-        for row in self.rows:
+        for row, scene in zip(self.rows, self.scene_of, strict=True):
             if row.category != CLEAR:
-                by_scene[row.image_id].append(row)
+                by_scene[scene].append(row)
         self.scenes = by_scene
         self.clear = [i for i, row in enumerate(self.rows) if row.category == CLEAR]
         self.degraded = [i for i, row in enumerate(self.rows) if row.category != CLEAR]
@@ -105,7 +106,7 @@ class TrainingPairs:
         degraded, clean, negatives, embeddings, classes = [], [], [], [], []
         for index in self._indices(rng, batch_size):
             row = self.rows[index]
-            others = [r for r in self.scenes[row.image_id] if r.category != row.category]
+            others = [r for r in self.scenes[self.scene_of[index]] if r.category != row.category]
             chosen = [others[i] for i in rng.integers(0, len(others), size=self.negatives)] if others and self.negatives else []
             stack = [self.pixels.get(row.degraded), self.pixels.get(row.clean)] + [self.pixels.get(r.degraded) for r in chosen]
             stack = _augment(_crop(stack, crop, rng), rng)

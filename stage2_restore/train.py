@@ -45,6 +45,7 @@ from shared.contract import (
     TRUE_PROMPTS,
     Fingerprint,
     checkpoint_folder,
+    stage_one_options,
     write_binding,
 )
 from shared.errors import ConfigError, RestoreError
@@ -175,8 +176,7 @@ def find_cache(config: TrainConfig) -> Path:
     """The cache folder of the config's split: named, or the only one present."""
     split = resolve_split(config.split, config.data_root)
     folder = Path(config.cache_dir) / split.slug
-    build = " ".join(["restore-embed build --split", config.split, *(["--data-root", config.data_root] if config.data_root else []),
-                      *(["--cache-dir", config.cache_dir] if config.cache_dir != "cache" else [])])  # fmt: skip
+    build = _build_command(config.split, config)
     if config.cache:
         if not (folder / config.cache).is_dir():
             raise ConfigError(f"{folder / config.cache}: no such cache; run `{build}`")
@@ -194,11 +194,17 @@ def matching_cache(split_name: str, config: TrainConfig, fingerprint: Fingerprin
     folder = Path(config.cache_dir) / resolve_split(split_name, config.data_root).slug
     if (folder / fingerprint.directory_name / "fingerprint.json").is_file():
         return folder / fingerprint.directory_name
-    prompter = f" --prompter {fingerprint.prompter_locator}" if fingerprint.prompter_locator else ""
+    build = _build_command(split_name, config, stage_one_options(fingerprint, f"the cache of {config.split}"))
     raise ConfigError(
         f"{folder}: {split_name} has no embeddings made like the main split's ({fingerprint.embedder}, prompter "
-        f"{fingerprint.prompter_hash}); run `restore-embed build --split {split_name} --encoder {fingerprint.embedder}{prompter}`"
+        f"{fingerprint.prompter_hash}); run `{build}`"
     )
+
+
+def _build_command(split_name: str, config: TrainConfig, options: list[str] = ()) -> str:
+    """The `restore-embed build` line that writes `split_name`'s vectors where this run looks for them."""
+    return " ".join(["restore-embed build --split", split_name, *(["--data-root", config.data_root] if config.data_root else []),
+                     *(["--cache-dir", config.cache_dir] if config.cache_dir != "cache" else []), *options])  # fmt: skip
 
 
 def _distributed() -> tuple[int, int, torch.device]:
@@ -286,10 +292,12 @@ def train(
     sources = []
     for split_name, folder in [(config.split, cache_folder)] + [(s, matching_cache(s, config, fingerprint)) for s in config.extra_splits]:
         rows = read_pairs(pairs_dir(config.cache_dir, resolve_split(split_name, config.data_root)))
-        sources.append((rows, EmbeddingCache(folder, expected=fingerprint)))
+        cache = EmbeddingCache(folder, expected=fingerprint)
+        if not any(row.key in cache for row in rows):
+            build = _build_command(split_name, config, stage_one_options(fingerprint, f"the cache of {config.split}"))
+            raise ConfigError(f"{folder}: none of {split_name}'s pairs has a cached vector; rebuild the cache: `{build}`")
+        sources.append((rows, cache))
     data = TrainingPairs(sources, config.restorer.static_classes, config.negatives, config.clear_fraction)
-    if not len(data):
-        raise ConfigError(f"{cache_folder}: none of the split's pairs has a cached vector; rebuild the cache")
 
     torch.manual_seed(config.seed)
     model = Restorer(config.restorer)

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 
 from shared.degrade import HELD_OUT
+from shared.degrade.close_up import close_up
+from shared.degrade.composite import stable_id_hash
 from shared.errors import ConfigError, SplitError
-from shared.image_io import load_image, to_uint8
+from shared.image_io import fit_max_side, load_image, to_uint8
 from shared.pairs import FAILURES, MANIFEST, PARTIAL, SynthesisConfig, build_pairs, read_pairs, resynthesize
-from shared.splits import resolve_split
+from shared.splits import CLOSE_UP_SIDE, resolve_split
 from tests.conftest import write_photo
 
 SMALL = SynthesisConfig(seed=3, categories=("low", "haze_rain", "snow"), max_side=32)
@@ -238,9 +240,16 @@ def test_a_close_up_split_sees_each_photo_once_enlarged_the_same_way_every_time(
     assert split.slug == f"closeup-{folder.name}" and split.family_set == "train"
     assert sorted(p.image_id for p in photos) == sorted(f"{i}-closeup" for i in plain)
     for photo in photos:
-        original = plain[photo.image_id.removesuffix("-closeup")].load()
+        image_id = photo.image_id.removesuffix("-closeup")
+        original = plain[image_id].load()
         assert photo.load().shape == original.shape and not np.allclose(photo.load(), original)
-        np.testing.assert_array_equal(photo.load(), photo.load())
+        # Fixed by the photo's id alone (a process-independent hash), whatever else was drawn before.
+        expected = close_up(fit_max_side(original, CLOSE_UP_SIDE), np.random.default_rng([stable_id_hash(image_id), 17]))
+        np.testing.assert_array_equal(photo.load(), expected)
+    big = tmp_path / "big"
+    write_photo(big / "wide.png", 600, 1024, seed=0)
+    # A photo larger than the training size is cut at that size, so the split's downscale keeps the zoom.
+    assert resolve_split(f"closeup:{big}").clean_photos()[0].load().shape == (300, 512, 3)
 
 
 def test_joined_and_held_out_splits_refuse_category_folders(tmp_path):
@@ -252,7 +261,7 @@ def test_joined_and_held_out_splits_refuse_category_folders(tmp_path):
         resolve_split(f"heldout:{root}")
     with pytest.raises(SplitError, match="holds CDD-11 category folders"):
         resolve_split(f"closeup:{root}")
-    with pytest.raises(SplitError, match="is not a folder"):
+    with pytest.raises(SplitError, match=r"^closeup:.*is not a folder; give a folder of clean photos, or try"):
         resolve_split(f"closeup:{tmp_path / 'nowhere'}")
     with pytest.raises(ConfigError, match="per_image must be at least 1"):
         SynthesisConfig(per_image=0)

@@ -115,7 +115,8 @@ def test_training_learns_to_tell_dark_from_clear(tmp_path):
     rows = build_pairs(resolve_split(f"folder:{folder}"), tmp_path / "cache", config).rows
     data = load_labelled(rows)
     assert len(data.images) == 12 and data.presence.shape == (12, len(LABELS))
-    train_config = PrompterTrainConfig(epochs=40, batch_size=12, lr=1e-2, net=TINY, clear_weight=1.0)  # enough steps for BN statistics
+    # Enough steps for BN statistics; close-ups (a third kind of image in a 12-image toy) have their own test.
+    train_config = PrompterTrainConfig(epochs=40, batch_size=12, lr=1e-2, net=TINY, clear_weight=1.0, close_up_fraction=0.0)
     generator, history = train_prompter(data, {"val": data}, train_config)
     assert len(history) == 40 and history[-1].loss < history[0].loss
     assert score_prompter(generator, data).f1["low"] >= 0.9
@@ -131,8 +132,8 @@ def test_clear_photos_the_net_calls_degraded_are_drawn_likelier():
     data = _labelled(["clear", "clear", "low", "low"])
     config = PrompterTrainConfig(clear_weight=3.0, hard_clear_weight=4.0)
     weights = _sampling_weights(data, config, np.array([0.0, 0.5]))
-    # clear 3 x (1 + 4 x 0) = 3, clear 3 x (1 + 4 x 0.5) = 9, degraded 1 each: out of 14.
-    np.testing.assert_allclose(weights, np.array([3, 9, 1, 1]) / 14)
+    # boosts 1 and 3 (1 + 4 x 0.5), normalised among clear photos: 3 x 0.5 and 3 x 1.5, degraded 1 each, out of 8.
+    np.testing.assert_allclose(weights, np.array([1.5, 4.5, 1, 1]) / 8)
     np.testing.assert_allclose(_sampling_weights(data, config), np.array([3, 3, 1, 1]) / 8)
 
 

@@ -243,8 +243,11 @@ def test_an_extra_split_is_trained_on_alongside_from_its_own_matching_cache(tmp_
     close_rows = build_pairs(resolve_split(close), cache_dir, SynthesisConfig(seed=0, categories=("clear", "low"), max_side=64)).rows
     assert {r.image_id for r in close_rows} == {f"p{i}-closeup" for i in range(4)}
     config = tiny_train_config(split, cache_dir, tiny_assessor, extra_splits=(close,))
-    with pytest.raises(ConfigError, match=r"no embeddings made like the main split's .*restore-embed build --split closeup:"):
+    with pytest.raises(ConfigError, match=r"no embeddings .*`restore-embed build --split closeup:\S+ --cache-dir \S+ --encoder local`"):
         train(config, tmp_path / "refused")
+    shipped = dataclasses.replace(FINGERPRINT, prompter_locator="shipped")  # the packaged prompter needs no --prompter
+    with pytest.raises(ConfigError, match=r"--encoder local`$"):
+        matching_cache(close, dataclasses.replace(config, cache_dir=str(cache_dir)), shipped)
     other = dataclasses.replace(FINGERPRINT, prompter_hash="another-prompter")
     write_cache(close_rows, cache_dir / resolve_split(close).slug / other.directory_name, other)  # another prompter's: not used
     write_cache(close_rows, cache_dir / resolve_split(close).slug / FINGERPRINT.directory_name, seed=1)
@@ -255,6 +258,8 @@ def test_an_extra_split_is_trained_on_alongside_from_its_own_matching_cache(tmp_
     both = TrainingPairs([(rows, main), (read_pairs(pairs_dir(cache_dir, resolve_split(close))), extra)], ("clear", "low", "other"))
     assert len(both) == len(rows) + len(close_rows) == 16 + 8 and both.missing == 0
     assert {r.image_id for r in both.rows if r.category == "clear"} == {f"p{i}" for i in range(4)} | {f"p{i}-closeup" for i in range(4)}
+    twice = TrainingPairs([(rows, main), (rows, main)], ("clear", "low", "other"))  # the same ids in two splits: two scenes each
+    assert len(twice.scenes) == 2 * 4 and all(len(scene) == 3 for scene in twice.scenes.values())  # low, haze_rain, snow
     main.close(), extra.close()
     result = train(config, tmp_path / "run")
     assert Restorer.from_pretrained(result.checkpoint).config.embedding_dim == 16
