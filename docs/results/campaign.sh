@@ -73,3 +73,25 @@ python docs/results/clean_through_restore.py "$E/clean/kodak24" "$E/clean/mcmast
 python docs/results/clean_through_restore.py --pairs "$E/paired/polyu_real_noise" --report docs/results/polyu_through_restore.csv
 python docs/results/real_noref_grid.py "$E/real_noref/rain_heavyrain_web" "$E/real_noref/snow_real" "$E/real_noref/haze_real" \
     "$E/real_noref/lowlight_lime" --per-folder 3 -o docs/results/real_noref.png
+
+# Prompter 2 (third session): longer, from the shipped prompter, with hard examples (clear photos re-weighted among
+# themselves by the net's own mistakes every epoch; close-ups, clear or with low-ISO camera noise, JPEG'd alike);
+# selected on both validation sets.
+restore-embed train-prompter --train "$train" --variants 2 --per-image 10 --val "$val" --heldout-val "$heldout" \
+    --epochs 12 --steps-per-epoch 200 --crops 4 --init-from shared/weights/assessor --lr 1e-3 --out runs/prompter2
+
+# Restorer leg 6: from leg 5, on the training split and its close-ups (clear, noise, blur), both embedded by prompter 2
+# (its features are half of every vector, so the restorer must learn them). The leg was started with --steps 6500 and,
+# for time, resumed at its step-1,000 checkpoint with --steps 5000 (the cosine then ends at 5,000).
+closeup="closeup:$D/bsds500-train,$D/urban100,$D/sunhays80,$D/dpst,$D/imagenet,$D/t91,$D/div2k"
+restore-embed pairs --split "$closeup" --categories clear,noise,blur
+restore-embed pairs --split "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur   # close-up validation
+for split in "$train" "$closeup"; do restore-embed build --split "$split" --encoder local --prompter runs/prompter2; done
+restore-train run --split "$train" --cache local-987db9991c3c --extra-split "$closeup" --init-from stage2_restore/weights/restorer \
+    --width 16 --steps 5000 --batch-size 4 --crop 96 --lr 2e-4 --clear-fraction 0.25 --checkpoint-every 500 --threads 2 --out runs/leg6
+for set in "$val 1 restorer_val_leg6" "$heldout 3 restorer_heldout_val_leg6"; do
+    read -r split seed name <<< "$set"
+    restore-eval "$split" --seed "$seed" --categories "$categories" --checkpoint leg6=runs/leg6 --limit 20 --report "docs/results/$name.csv"
+done
+restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint leg5=stage2_restore/weights/restorer \
+    --checkpoint leg6=runs/leg6 --limit 20 --report docs/results/restorer_closeup_val.csv --grid docs/results/restorer_closeup_val.png
