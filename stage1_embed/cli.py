@@ -342,7 +342,7 @@ def train_prompter(
     init_from: Path = typer.Option(None, "--init-from", help="Start from this assessor folder (its trunk)"),
     lr: float = typer.Option(2e-3, "--lr"),
     hard_clear_weight: float = typer.Option(
-        4.0, "--hard-clear-weight", min=0.0, help="Draw clear photos the net calls degraded (probability p) 1 + this x p times likelier"
+        4.0, "--hard-clear-weight", min=0.0, help="Draw each clear photo in proportion to 1 + this x P(degraded) among clear photos"
     ),
     close_up_fraction: float = typer.Option(
         0.125,
