@@ -325,6 +325,9 @@ def train(
     log_path = run / "log.csv"
     if rank == 0 and start_step == 0:
         log_path.write_text("step,loss,pixel,ms_ssim,contrastive,lr,seconds,data_seconds\n")
+    elif rank == 0 and log_path.is_file():  # steps logged after the checkpoint are done again: keep one row each
+        header, *rows = log_path.read_text().splitlines()
+        atomic_write_text(log_path, "\n".join([header] + [r for r in rows if int(r.split(",")[0]) <= start_step]) + "\n")
     last_good = start_step
     for step in range(start_step + 1, config.steps + 1):
         began = time.perf_counter()

@@ -86,6 +86,8 @@ def test_resume_after_a_kill_continues_bit_for_bit(tmp_path, tiny_split, tiny_as
     train(config, tmp_path / "killed", resume=True)
     straight, resumed = weights(tmp_path / "straight"), weights(tmp_path / "killed")
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    with open(tmp_path / "killed" / "log.csv") as handle:  # step 5, logged before the kill and done again, once
+        assert [int(r["step"]) for r in csv.DictReader(handle)] == [1, 2, 3, 4, 5, 6]
 
 
 def test_resume_refuses_another_config(tmp_path, tiny_split, tiny_assessor):
