@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from shared.assessor import AssessorConfig, AssessorNet, load_assessor, stack_views
 from shared.contract import captures_in
 from shared.degrade import CLEAR
-from shared.degrade.camera import jpeg_round_trip
+from shared.degrade.blur import JpegCompression
 from shared.degrade.close_up import close_up
 from shared.degrade.noise import CameraNoise
 from shared.errors import ImageReadError
@@ -214,7 +214,7 @@ def _batch(train: LabelledImages, weights: np.ndarray, clear_rows: np.ndarray, c
         if rng.random() < 0.5:
             image, params["noise"] = LOW_ISO_NOISE(image, rng)
         elif rng.random() < LOW_ISO_NOISE.jpeg_probability:  # clean JPEGs too, so that JPEG's blocks do not mean "noise"
-            image = jpeg_round_trip(image, int(rng.integers(LOW_ISO_NOISE.jpeg_quality[0], LOW_ISO_NOISE.jpeg_quality[1] + 1)))
+            image, _ = JpegCompression(quality=LOW_ISO_NOISE.jpeg_quality)(image, rng)
         p, s = targets_of("noise" if params else CLEAR, params)
         images.append(image)
         presence.append(p)

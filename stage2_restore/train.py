@@ -194,15 +194,17 @@ def matching_cache(split_name: str, config: TrainConfig, fingerprint: Fingerprin
     folder = Path(config.cache_dir) / resolve_split(split_name, config.data_root).slug
     if (folder / fingerprint.directory_name / "fingerprint.json").is_file():
         return folder / fingerprint.directory_name
-    build = _build_command(split_name, config, stage_one_options(fingerprint, f"the cache of {config.split}"))
+    build = _build_command(split_name, config, fingerprint)
     raise ConfigError(
         f"{folder}: {split_name} has no embeddings made like the main split's ({fingerprint.embedder}, prompter "
         f"{fingerprint.prompter_hash}); run `{build}`"
     )
 
 
-def _build_command(split_name: str, config: TrainConfig, options: list[str] = ()) -> str:
-    """The `restore-embed build` line that writes `split_name`'s vectors where this run looks for them."""
+def _build_command(split_name: str, config: TrainConfig, fingerprint: Fingerprint | None = None) -> str:
+    """The `restore-embed build` line that writes `split_name`'s vectors where this run looks for them (with the
+    embedder and prompter of `fingerprint` when given)."""
+    options = stage_one_options(fingerprint, f"the cache of {config.split}") if fingerprint else []
     return " ".join(["restore-embed build --split", split_name, *(["--data-root", config.data_root] if config.data_root else []),
                      *(["--cache-dir", config.cache_dir] if config.cache_dir != "cache" else []), *options])  # fmt: skip
 
@@ -294,7 +296,7 @@ def train(
         rows = read_pairs(pairs_dir(config.cache_dir, resolve_split(split_name, config.data_root)))
         cache = EmbeddingCache(folder, expected=fingerprint)
         if not any(row.key in cache for row in rows):
-            build = _build_command(split_name, config, stage_one_options(fingerprint, f"the cache of {config.split}"))
+            build = _build_command(split_name, config, fingerprint)
             raise ConfigError(f"{folder}: none of {split_name}'s pairs has a cached vector; rebuild the cache: `{build}`")
         sources.append((rows, cache))
     data = TrainingPairs(sources, config.restorer.static_classes, config.negatives, config.clear_fraction)
