@@ -116,8 +116,12 @@ class TrainConfig:
 
 
 def default_run_dir(config: TrainConfig) -> Path:
-    """runs/<split>-<descriptor>, e.g. runs/lsdir-train-dynamic."""
-    return RUNS_DIR / f"{config.split.replace(':', '-').replace('/', '-')}-{config.restorer.descriptor}"
+    """runs/<split>-<descriptor>[+<kind of each extra split>], e.g. runs/lsdir-train-dynamic+closeup.
+
+    The extra splits are in the name so that a run with them never lands in (and is refused by) one without.
+    """
+    extras = "".join(f"+{extra.split(':')[0]}" for extra in config.extra_splits)
+    return RUNS_DIR / f"{config.split.replace(':', '-').replace('/', '-')}-{config.restorer.descriptor}{extras}"
 
 
 def plan_run(
