@@ -405,6 +405,7 @@ def eval_prompter(
     report: Path = typer.Option(None, "--report", help="Write the scores as CSV"),
     confusion_png: Path = typer.Option(None, "--confusion", help="Write the 12-class confusion matrix as PNG"),
     families: str = typer.Option(None, "--families", help="Generator families of the composites (default: the split's own)"),
+    categories: str = typer.Option(None, "--categories", help="Comma-separated categories to synthesize (default: all the prompter's)"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
     data_root: str = typer.Option(None, "--data-root"),
 ) -> None:
@@ -419,7 +420,7 @@ def eval_prompter(
     from stage1_embed.train_prompter import confusion, load_labelled, predict, reliability, score_prompter, write_confusion_png
 
     generator = PromptGenerator.from_pretrained(prompter) if prompter else PromptGenerator.from_pretrained()
-    categories = ",".join(PROMPTER_CATEGORIES)
+    categories = categories or ",".join(PROMPTER_CATEGORIES)
     split_obj, pairs = build_split_pairs(split, data_root, cache_dir, seed=seed, categories=categories, families=families)
     with progress_bar(f"assess {split_obj.name}") as on_progress:
         data = load_labelled(pairs.rows, on_progress)
@@ -452,7 +453,8 @@ def eval_prompter(
             for category, accuracy in scores.per_category_accuracy.items():
                 writer.writerow([split_obj.name, seed, "class_accuracy", category, f"{accuracy:.4f}"])
             for label in LABELS:
-                writer.writerow([split_obj.name, seed, "f1", label, f"{scores.f1[label]:.4f}"])
+                for metric, values in (("precision", scores.precision), ("recall", scores.recall), ("f1", scores.f1)):
+                    writer.writerow([split_obj.name, seed, metric, label, f"{values[label]:.4f}"])
             writer.writerow([split_obj.name, seed, "severity_mae", "present_labels", f"{scores.severity_mae:.4f}"])
             writer.writerow([split_obj.name, seed, "ece", "presence", f"{calibration.ece:.4f}"])
         console.print(f"wrote {report}")

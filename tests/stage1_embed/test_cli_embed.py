@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -91,6 +92,12 @@ def test_train_then_evaluate_the_prompter(tmp_path):
     assert "all 12" in scored.stdout and "precision" in scored.stdout
     lines = (tmp_path / "p.csv").read_text().splitlines()
     assert lines[0] == "split,seed,metric,name,value" and any(",f1,blur," in line for line in lines)
+    assert any(",recall,noise," in line for line in lines)
+    only = run_cli("restore-embed", "eval-prompter", "--split", f"folder:{tmp_path / 'eval'}", "--seed", "5", "--prompter", str(out),
+                   "--categories", "clear,noise", "--cache-dir", str(tmp_path / "cache-noise"))  # fmt: skip
+    assert only.returncode == 0, only.stderr
+    [manifest] = (tmp_path / "cache-noise").glob("folder-eval*/pairs/manifest.jsonl")
+    assert {json.loads(line)["category"] for line in manifest.read_text().splitlines()} == {"clear", "noise"}
 
 
 def test_workers_take_their_shard_from_the_launcher():
