@@ -95,3 +95,21 @@ for set in "$val 1 restorer_val_leg6" "$heldout 3 restorer_heldout_val_leg6"; do
 done
 restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint leg5=stage2_restore/weights/restorer \
     --checkpoint leg6=runs/leg6 --limit 20 --report docs/results/restorer_closeup_val.csv --grid docs/results/restorer_closeup_val.png
+
+# Restorer leg 7 (fourth session): leg 6 continued on the same data, fresh cosine over 20,000 steps; same validation.
+restore-train run --split "$train" --cache local-987db9991c3c --extra-split "$closeup" --init-from runs/leg6 \
+    --width 16 --steps 20000 --batch-size 4 --crop 96 --lr 2e-4 --clear-fraction 0.25 --checkpoint-every 500 --threads 2 --out runs/leg7
+restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg7=runs/leg7 --limit 20 --report docs/results/restorer_val_leg7.csv
+restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg7=runs/leg7 --limit 20 --report docs/results/restorer_heldout_val_leg7.csv
+restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint leg5=stage2_restore/weights/restorer \
+    --checkpoint leg7=runs/leg7 --limit 20 --report docs/results/restorer_closeup_val_leg7.csv --grid docs/results/restorer_closeup_val_leg7.png
+# After the decision (not used to decide): the prompter's cost on held-out, and PolyU.
+restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg7=runs/leg7 --true-prompts --limit 20 \
+    --report docs/results/restorer_heldout_val_leg7_true.csv
+restore-eval "paired:$E/paired/polyu_real_noise" --checkpoint leg7=runs/leg7 --report docs/results/polyu_leg7_not_shipped.csv
+# Both prompters on close-ups (validation; only the three categories the close-up pairs were built with).
+for p in "shared/weights/assessor prompter1" "runs/prompter2 prompter2"; do
+    read -r dir name <<< "$p"
+    restore-embed eval-prompter --split "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --prompter "$dir" \
+        --report "docs/results/${name}_closeup_val.csv"
+done
