@@ -36,9 +36,9 @@ def test_flags_merge_into_the_config_and_the_run_folder_is_named_once(tmp_path):
     flags = {"split": "folder:/x/y", "descriptor": "static", "width": 16, "contrastive": "none", "steps": None}
     config, run = plan_run(flags)
     assert run == Path("runs/folder--x-y-static") and config.steps == TrainConfig().steps
+    assert (config.restorer.descriptor, config.restorer.width, config.loss.contrastive_features) == ("static", 16, "none")
     _, run = plan_run({**flags, "extra_splits": ("closeup:/x/y", "heldout:/x/z")})
     assert run == Path("runs/folder--x-y-static+closeup+heldout")
-    assert (config.restorer.descriptor, config.restorer.width, config.loss.contrastive_features) == ("static", 16, "none")
     with pytest.raises(ConfigError, match="unknown training option.*stepz"):
         TrainConfig().with_overrides(stepz=3)
 
