@@ -113,3 +113,12 @@ for p in "shared/weights/assessor prompter1" "runs/prompter2 prompter2"; do
     restore-embed eval-prompter --split "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --prompter "$dir" \
         --report "docs/results/${name}_closeup_val.csv"
 done
+
+# Restorer leg 8 (fifth session): leg 5 continued with prompter 1's vectors (its own), close-ups added.
+restore-embed build --split "$closeup" --encoder local --prompter shared/weights/assessor
+restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$closeup" --init-from stage2_restore/weights/restorer \
+    --width 16 --steps 20000 --batch-size 4 --crop 96 --lr 2e-4 --clear-fraction 0.25 --checkpoint-every 500 --threads 2 --out runs/leg8
+restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg8=runs/leg8 --limit 20 --report docs/results/restorer_val_leg8.csv
+restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg8=runs/leg8 --limit 20 --report docs/results/restorer_heldout_val_leg8.csv
+restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint leg5=stage2_restore/weights/restorer \
+    --checkpoint leg8=runs/leg8 --limit 20 --report docs/results/restorer_closeup_val_leg8.csv --grid docs/results/restorer_closeup_val_leg8.png
