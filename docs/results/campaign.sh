@@ -17,9 +17,12 @@ restore-embed pairs --split "$heldout" --seed 3 --categories "$categories"
 restore-embed families --split "folder:$D/bsds500-train" --photos 12 --report docs/results/families_bsds12.csv
 restore-embed gallery -o docs/degradations.png
 
-# Prompter: 4 crops, from the first release's trunk, selected on both validation sets, calibrated on $val.
+# Prompter 1 (shipped): 4 crops, from the first release's trunk, selected on both validation sets, calibrated on $val.
+# It predates hard examples (hence the two zeros), and shared/weights/assessor then held the first release's
+# assessor: restore it first with `git checkout 2477177 -- shared/weights/assessor` (and back with `git checkout HEAD --`).
 restore-embed train-prompter --train "$train" --variants 2 --per-image 10 --val "$val" --heldout-val "$heldout" \
-    --epochs 6 --steps-per-epoch 200 --crops 4 --init-from shared/weights/assessor --lr 2e-3 --out runs/prompter
+    --epochs 6 --steps-per-epoch 200 --crops 4 --init-from shared/weights/assessor --lr 2e-3 \
+    --hard-clear-weight 0 --close-up-fraction 0 --out runs/prompter
 for families in classic train; do
     restore-embed eval-prompter --split "folder:$E/clean/bsds500-test" --seed 1234 --families $families --prompter runs/prompter \
         --cache-dir "cache/eval-$families" --report "docs/results/prompter_eval_$families.csv" --confusion "docs/results/prompter_confusion_$families.png"
@@ -79,6 +82,13 @@ python docs/results/real_noref_grid.py "$E/real_noref/rain_heavyrain_web" "$E/re
 # selected on both validation sets.
 restore-embed train-prompter --train "$train" --variants 2 --per-image 10 --val "$val" --heldout-val "$heldout" \
     --epochs 12 --steps-per-epoch 200 --crops 4 --init-from shared/weights/assessor --lr 1e-3 --out runs/prompter2
+# Prompter 2 on the eval sets, scored after it was chosen on validation.
+restore-embed eval-prompter --split "folder:$E/clean/bsds500-test" --seed 1234 --families classic --prompter runs/prompter2 \
+    --cache-dir cache/eval-classic --report docs/results/prompter2_eval_classic.csv --confusion docs/results/prompter2_confusion_classic.png
+restore-embed assess "$E/clean/kodak24" "$E/clean/mcmaster" "$E/clean/bsds500-test" --prompter runs/prompter2 --report docs/results/prompter2_clean.csv
+restore-embed assess "$E/paired/polyu_real_noise/input" --prompter runs/prompter2 --report docs/results/prompter2_polyu.csv
+restore-embed assess "$E/real_noref/rain_heavyrain_web" "$E/real_noref/snow_real" "$E/real_noref/haze_real" "$E/real_noref/lowlight_lime" \
+    --prompter runs/prompter2 --report docs/results/prompter2_real_noref.csv
 
 # Restorer leg 6: from leg 5, on the training split and its close-ups (clear, noise, blur), both embedded by prompter 2
 # (its features are half of every vector, so the restorer must learn them). The leg was started with --steps 6500 and,
@@ -95,6 +105,7 @@ for set in "$val 1 restorer_val_leg6" "$heldout 3 restorer_heldout_val_leg6"; do
 done
 restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint leg5=stage2_restore/weights/restorer \
     --checkpoint leg6=runs/leg6 --limit 20 --report docs/results/restorer_closeup_val.csv --grid docs/results/restorer_closeup_val.png
+restore-eval "paired:$E/paired/polyu_real_noise" --checkpoint leg6=runs/leg6 --report docs/results/polyu_leg6_not_shipped.csv   # after the decision
 
 # Restorer leg 7 (fourth session): leg 6 continued on the same data, fresh cosine over 20,000 steps; same validation.
 restore-train run --split "$train" --cache local-987db9991c3c --extra-split "$closeup" --init-from runs/leg6 \
