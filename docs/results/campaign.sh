@@ -133,3 +133,7 @@ restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg8=runs/l
 restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg8=runs/leg8 --limit 20 --report docs/results/restorer_heldout_val_leg8.csv
 restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint leg5=stage2_restore/weights/restorer \
     --checkpoint leg8=runs/leg8 --limit 20 --report docs/results/restorer_closeup_val_leg8.csv --grid docs/results/restorer_closeup_val_leg8.png
+# Leg 8 passed every pre-set criterion: ship it (prompter 1 stays), then rerun the eval block of the shipped pair
+# above (composites, the five paired sets, clean_through_restore.py twice, real_noref_grid.py) and the app screenshot.
+restore-train export runs/leg8 -o stage2_restore/weights/restorer   # then set "prompter_locator": "shipped" in its cache.json
+RESTORE_SCREENSHOTS=docs python -m pytest -q tests/stage2_restore/test_app.py
