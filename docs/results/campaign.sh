@@ -137,3 +137,7 @@ restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --c
 # above (composites, the five paired sets, clean_through_restore.py twice, real_noref_grid.py) and the app screenshot.
 restore-train export runs/leg8 -o stage2_restore/weights/restorer   # then set "prompter_locator": "shipped" in its cache.json
 RESTORE_SCREENSHOTS=docs python -m pytest -q tests/stage2_restore/test_app.py
+# After the decision, on validation: the caution default re-checked for leg 8, and the prompter's cost.
+python docs/results/caution_sweep.py --checkpoint stage2_restore/weights/restorer --limit 10 --report docs/results/caution_sweep_leg8.csv
+restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg8=runs/leg8 --true-prompts --limit 20 --report docs/results/restorer_val_leg8_true.csv
+restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg8=runs/leg8 --true-prompts --limit 20 --report docs/results/restorer_heldout_val_leg8_true.csv
