@@ -9,6 +9,9 @@ train="folder:$D/bsds500-train,$D/urban100,$D/sunhays80,$D/dpst,$D/imagenet,$D/t
 val="folder:$D/bsds500-val"          # in-distribution validation (training families, seed 1)
 heldout="heldout:$D/bsds500-val"     # leave-one-family-out validation (held-out families, seed 3)
 categories=$(python -c "from stage1_embed.labels import PROMPTER_CATEGORIES as c; print(','.join(c))")
+# `--init-from stage2_restore/weights/restorer` below means the restorer shipped at that point, not today's:
+# leg 4 starts from a04e29f's, leg 5 from 32680d5's (leg 4), legs 6 and 8 from de27fae's (leg 5). Restore the one a
+# leg needs with `git checkout COMMIT -- stage2_restore/weights/restorer` (and back with `git checkout HEAD --`).
 
 # Data engine: 2 variants x 10 of the 19 degraded categories per photo + clear (15,393 pairs, 4.5 GB).
 restore-embed pairs --split "$train" --variants 2 --per-image 10 --categories "$categories"
