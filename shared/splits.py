@@ -11,6 +11,10 @@
   camera's 100 % view (shared.degrade.close_up: a crop enlarged 1.5-2.5x back to that size, smooth
   at pixel level), then degraded with the training families: real photos are viewed this way, our
   512 px training photos never are.
+- weather:PATH[,PATH...]: the clean photos of the folders degraded with weather as a camera
+  records it (shared.degrade.families FAMILY_SETS["weather"]: fine rain, out-of-focus snow),
+  the other degradations as in training: a training split of its own, so the splits built
+  before these families keep their composites.
 - paired:PATH: PATH/input/ and PATH/target/, real or foreign pairs (LOL, PolyU, ...); the category is the folder's name.
 """
 
@@ -196,6 +200,13 @@ def _heldout(path: str) -> Split:
     return Split(f"heldout:{path}", _slug("heldout", [folder]), 3, clean_photos=lambda: _photos_in(folder), family_set="heldout")
 
 
+def _weather(path: str) -> Split:
+    folders = [_clean_folder(p, "weather") for p in path.split(",") if p]
+    _only_clean(folders, f"weather:{path}")
+    # Its own seed: the training split's, with the same photo ids, would repeat its darkness and haze.
+    return Split(f"weather:{path}", _slug("weather", folders), 4, clean_photos=_folders(path).clean_photos, family_set="weather")
+
+
 CLOSE_UP_SIDE = 512
 """Long side of the photo a close-up is cut from and enlarged back to: the size training photos are stored at."""
 
@@ -241,7 +252,7 @@ def _paired(path: str) -> Split:
 
 
 SPLIT_NAMES = ("lsdir-train", "lsdir-val", "cdd11", "cdd11-train", "demo", "folder:PATH[,PATH...]", "heldout:PATH",
-               "closeup:PATH[,PATH...]", "paired:PATH")  # fmt: skip
+               "closeup:PATH[,PATH...]", "weather:PATH[,PATH...]", "paired:PATH")  # fmt: skip
 
 
 def resolve_split(name: str, data_root: str | Path | None = None) -> Split:
@@ -256,6 +267,8 @@ def resolve_split(name: str, data_root: str | Path | None = None) -> Split:
         return _heldout(name.removeprefix("heldout:"))
     if name.startswith("closeup:"):
         return _close_ups(name.removeprefix("closeup:"))
+    if name.startswith("weather:"):
+        return _weather(name.removeprefix("weather:"))
     if name.startswith("paired:"):
         return _paired(name.removeprefix("paired:"))
     if name in ("lsdir-train", "lsdir-val"):

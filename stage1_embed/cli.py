@@ -10,7 +10,10 @@ from shared.cli import build_split_pairs, console, error_console, progress_bar, 
 
 app = typer.Typer(help="Stage one: degraded/clean pairs and their embeddings.", no_args_is_help=True, add_completion=False)
 
-SPLIT_HELP = "lsdir-train, lsdir-val, cdd11, cdd11-train, demo, folder:PATH[,PATH...], heldout:PATH, closeup:PATH[,PATH...] or paired:PATH"
+SPLIT_HELP = (
+    "lsdir-train, lsdir-val, cdd11, cdd11-train, demo, folder:PATH[,PATH...], heldout:PATH, closeup:PATH[,PATH...], "
+    "weather:PATH[,PATH...] or paired:PATH"
+)
 
 
 @app.command()

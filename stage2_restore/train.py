@@ -35,6 +35,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from shared.assessor import SHIPPED_ASSESSOR, weights_hash
 from shared.cache import EmbeddingCache, read_fingerprint
 from shared.config import config_from_dict, config_to_dict, load_config, save_config
 from shared.contract import (
@@ -42,9 +43,11 @@ from shared.contract import (
     CHECKPOINT_DIR,
     RUN_CONFIG_FILE,
     RUNS_DIR,
+    SHIPPED_PROMPTER,
     TRUE_PROMPTS,
     Fingerprint,
     checkpoint_folder,
+    read_binding,
     stage_one_options,
     write_binding,
 )
@@ -426,6 +429,8 @@ EXPORTED_FILES = frozenset({"model.safetensors", "config.json", BINDING_FILE})
 def export_checkpoint(run: str | Path, out: str | Path, half: bool = True) -> Path:
     """The shippable form of a run: EMA weights (fp16 by default), config.json and cache.json, nothing else.
 
+    A run trained on the shipped prompter gets "shipped" as the prompter's locator, whatever folder it was read from.
+
     `out` may be new, empty, or an earlier export (only EXPORTED_FILES); a folder holding
     anything else is refused, since replacing it would delete files export never wrote.
     """
@@ -438,7 +443,11 @@ def export_checkpoint(run: str | Path, out: str | Path, half: bool = True) -> Pa
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, half=half)
-    shutil.copy2(folder / BINDING_FILE, tmp / BINDING_FILE)
+    binding = read_binding(folder)
+    if binding.prompter_locator not in ("", SHIPPED_PROMPTER) and binding.prompter_hash == weights_hash(SHIPPED_ASSESSOR):
+        # Trained on the shipped prompter read from a folder of this machine: name it so it is found wherever the package is.
+        binding = dataclasses.replace(binding, prompter_locator=SHIPPED_PROMPTER)
+    write_binding(tmp, binding)
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
     return out

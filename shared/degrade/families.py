@@ -4,7 +4,10 @@ A family is an independent physical model of one degradation (its module documen
 ranges and source). Training uses `train`; the leave-one-family-out validation uses `heldout`,
 one family per degradation that training never sees; `classic` is the first release's generators
 (its CDD-11 composites reproduce the earlier evaluation sets exactly; its blur and noise are the
-first release's kinds with this release's ranges).
+first release's kinds with this release's ranges). `weather` is weather as a camera records it
+(fine rain, out-of-focus snow), the other degradations as in `train`; it came after the splits
+recorded in MODEL_CARD were built, so `train` leaves it out and those splits rebuild the same,
+and training reaches it through the `weather:` split.
 """
 
 from __future__ import annotations
@@ -13,15 +16,15 @@ from shared.degrade.blur import DefocusBlur, GaussianBlur, JpegCompression, Moti
 from shared.degrade.haze import PatchyHaze, RandomDepthHaze, ScatteringHaze
 from shared.degrade.lowlight import CameraLowLight, CurveLowLight, LimeLowLight
 from shared.degrade.noise import CameraNoise, GaussianNoise, PoissonNoise
-from shared.degrade.rain import DropRain, HeavyRain, SoftRain, StreakRain
-from shared.degrade.snow import DenseSnow, FlakeSnow, StreakSnow
+from shared.degrade.rain import DropRain, FineRain, HeavyRain, SoftRain, StreakRain
+from shared.degrade.snow import BokehSnow, DenseSnow, FlakeSnow, StreakSnow
 from shared.errors import ConfigError
 
 FAMILIES: dict[str, dict[str, type]] = {
     "low": {"lime": LimeLowLight, "curve": CurveLowLight, "camera": CameraLowLight},
     "haze": {"scattering": ScatteringHaze, "random_depth": RandomDepthHaze, "patchy": PatchyHaze},
-    "rain": {"streaks": StreakRain, "heavy": HeavyRain, "drops": DropRain, "soft": SoftRain},
-    "snow": {"flakes": FlakeSnow, "streaks": StreakSnow, "dense": DenseSnow},
+    "rain": {"streaks": StreakRain, "heavy": HeavyRain, "drops": DropRain, "soft": SoftRain, "fine": FineRain},
+    "snow": {"flakes": FlakeSnow, "streaks": StreakSnow, "dense": DenseSnow, "bokeh": BokehSnow},
     "blur": {"defocus": DefocusBlur, "motion": MotionBlur, "shake": ShakeBlur, "gaussian": GaussianBlur},
     "noise": {"gaussian": GaussianNoise, "camera": CameraNoise, "poisson": PoissonNoise},
     "jpeg": {"jpeg": JpegCompression},
@@ -30,13 +33,17 @@ FAMILIES: dict[str, dict[str, type]] = {
 HELD_OUT: dict[str, str] = {"low": "curve", "haze": "random_depth", "rain": "soft", "snow": "dense", "blur": "gaussian", "noise": "poisson"}
 """The family of each degradation that training never uses (JPEG has one family and is not held out)."""
 
+CAMERA_WEATHER: dict[str, tuple[str, ...]] = {"rain": ("fine",), "snow": ("bokeh",)}
+"""The families of the `weather` set, kept out of `train` (see above)."""
+
 CAPTURE_FAMILIES = frozenset({("low", "camera")})
 """Families that re-photograph the scene (raw noise, ISP): applied with the camera, after blur, not with the weather."""
 
 FAMILY_SETS: dict[str, dict[str, tuple[str, ...]]] = {
-    "train": {c: tuple(n for n in names if n != HELD_OUT.get(c)) for c, names in FAMILIES.items()},
+    "train": {c: tuple(n for n in names if n != HELD_OUT.get(c) and n not in CAMERA_WEATHER.get(c, ())) for c, names in FAMILIES.items()},
     "heldout": {c: (HELD_OUT[c],) if c in HELD_OUT else tuple(names) for c, names in FAMILIES.items()},
     "all": {c: tuple(names) for c, names in FAMILIES.items()},
+    "weather": {c: CAMERA_WEATHER.get(c, tuple(n for n in names if n != HELD_OUT.get(c))) for c, names in FAMILIES.items()},
     "classic": {"low": ("lime",), "haze": ("scattering",), "rain": ("streaks",), "snow": ("flakes",),
                 "blur": ("defocus", "motion"), "noise": ("gaussian", "poisson"), "jpeg": ("jpeg",)},
 }  # fmt: skip

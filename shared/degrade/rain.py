@@ -1,4 +1,4 @@
-"""Rain, four independent families. Lengths and sizes are for a 512 px short side and scale with the image.
+"""Rain, five independent families. Lengths and sizes are for a 512 px short side and scale with the image.
 
 - `streaks` (OneRestore adds a rain mask, I + R): 1-3 layers of thin motion-blurred streaks at
   one wind angle, each with its own length, density and brightness.
@@ -8,6 +8,11 @@
   like light (screen), over a thin veil.
 - `drops`: raindrops sitting on the lens or windscreen: blurred, brightened discs that refract
   a smeared view of the scene, with darker rims, plus a sparse light drizzle.
+- `fine`: rain as a camera records it (Garg & Nayar 2007, "Vision and rain"; Halder et al.
+  2019): depth layers of thin, faint, dense, near-vertical streaks that all share one wind
+  angle, each pixel of a streak moved toward the light the drop refracts from the whole scene,
+  over the attenuation of the drops too far away to resolve. The other families draw rain as
+  bright paint-like strokes; real rain is mostly this.
 Each records a `severity` in [0, 1] from the rendered layer (how much of the frame the rain covers).
 """
 
@@ -198,3 +203,64 @@ class DropRain:
             )[..., None]  # fmt: skip
         params["severity"] = float(min(1.0, alpha.mean() / 0.25 + (0.1 if params["drizzle"] else 0.0)))
         return np.clip(out, 0.0, 1.0).astype(np.float32), params
+
+
+def environment_light(image: np.ndarray, gain: float) -> np.ndarray:
+    """The light a falling drop shows: it refracts a ~165 degree view of the scene, so about the scene's
+    average, pulled toward the nearby light and brightened by `gain` (the sky above dominates it)."""
+    sigma = max(1.0, min(image.shape[:2]) / 8)
+    nearby = ndimage.gaussian_filter(image, (sigma, sigma, 0))
+    light = 0.5 * nearby + 0.5 * image.mean(axis=(0, 1), keepdims=True)
+    return np.clip(light * gain, 0.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class FineRain:
+    """Depth layers of thin, faint streaks blended toward the environment's light, over a rain veil.
+
+    Ranges from the physics of a streak (Garg & Nayar 2007): a drop stays on one pixel for at most
+    ~1.2 ms of a 1/30-1/125 s exposure, so a streak moves a pixel only a small fraction of the way
+    toward the drop's own radiance (`opacity`); drops of 0.5-3 mm a few metres away image to a
+    pixel or less, so streaks are 1 px wide, the nearest ones up to 2 px and out of focus; they
+    fall at 4-9 m/s, so their length is what the exposure lets them travel, long near the camera
+    and short far away, where there are more of them in view (`density`). Wind tilts every layer
+    alike. Far drops too small to resolve attenuate the scene like fog (Halder et al. 2019: `veil`).
+    """
+
+    layers: tuple[int, int] = (2, 4)
+    angle_deg: tuple[float, float] = (-15.0, 15.0)
+    length: tuple[float, float] = (6.0, 60.0)
+    density: tuple[float, float] = (0.002, 0.03)
+    opacity: tuple[float, float] = (0.06, 0.4)
+    light_gain: tuple[float, float] = (1.0, 1.6)
+    veil: tuple[float, float] = (0.0, 0.15)
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        height, width = image.shape[:2]
+        scale = min(height, width) / 512
+        angle = float(rng.uniform(*self.angle_deg))
+        params = {"angle_deg": angle, "light_gain": float(rng.uniform(*self.light_gain)), "veil": float(rng.uniform(*self.veil))}
+        light = environment_light(image, params["light_gain"])
+        count = int(rng.integers(self.layers[0], self.layers[1] + 1))
+        coverage = np.zeros((height, width), np.float32)
+        params["layers"] = []
+        for index in range(count):
+            nearness = (index + float(rng.uniform(0.0, 1.0))) / count  # 0 far, 1 at the camera
+            layer = {
+                "nearness": nearness,
+                "angle_deg": angle + float(rng.normal(0.0, 1.5)),
+                "length": float(np.interp(nearness * rng.uniform(0.8, 1.0), (0, 1), self.length)),
+                "density": float(np.exp(np.interp(nearness, (0, 1), np.log(self.density[::-1]))) * rng.uniform(0.5, 1.0)),
+                "opacity": float(np.interp(0.35 + 0.65 * nearness * rng.uniform(0.6, 1.0), (0, 1), self.opacity)),
+            }
+            layer["density"] = float(np.clip(layer["density"], *self.density))
+            streaks = streak_layer(
+                (height, width), rng, density=layer["density"], length=layer["length"] * scale, angle_deg=layer["angle_deg"],
+                width=1.0 + nearness * scale, blur_sigma=(0.3 + 1.2 * nearness**2) * max(scale, 0.25),
+            )  # fmt: skip
+            coverage = 1.0 - (1.0 - coverage) * (1.0 - layer["opacity"] * streaks)
+            params["layers"].append(layer)
+        veiled = _veil(image, params["veil"], light)
+        rainy = veiled + coverage[..., None] * (light - veiled)
+        params["severity"] = float(min(1.0, coverage.mean() / 0.2 + 2 * params["veil"]))
+        return np.clip(rainy, 0.0, 1.0).astype(np.float32), params

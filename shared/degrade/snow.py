@@ -1,4 +1,4 @@
-"""Snow, three independent families, composited as I' = I*(1-m) + w*m (OneRestore's snow model).
+"""Snow, four independent families, composited as I' = I*(1-m) + w*m (OneRestore's snow model).
 
 Sizes are for a 512 px short side and scale with the image.
 - `flakes` (CDD-11-like): three depth layers of soft discs (small and dense far away, large and
@@ -6,6 +6,9 @@ Sizes are for a 512 px short side and scale with the image.
 - `streaks`: falling snow caught by a longer exposure: flakes drawn out into faint streaks.
 - `dense`: a blizzard: many fine flakes in front of a white veil that lifts the blacks and
   washes out contrast (snow in the air too thick to resolve).
+- `bokeh`: flakes close to the lens of a camera focused on the scene: large, soft, translucent
+  discs (each flake's circle of confusion), over a thin layer of fine far flakes. The other
+  families draw every flake in focus; flakes near a real camera rarely are.
 Each records a `severity` in [0, 1]: the fraction of the frame the snow hides.
 """
 
@@ -140,4 +143,60 @@ class DenseSnow:
         params["severity"] = float(min(1.0, mask.mean() / 0.15 + params["veil"]))
         veiled = image * (1.0 - params["veil"]) + params["veil_level"] * params["veil"]
         snowy = veiled * (1.0 - mask[..., None]) + mask[..., None]
+        return np.clip(snowy, 0.0, 1.0).astype(np.float32), params
+
+
+@dataclass(frozen=True)
+class BokehSnow:
+    """Out-of-focus flakes near the lens: translucent discs of circle-of-confusion sizes, over fine far flakes.
+
+    A lens of aperture A focused far away spreads a flake at distance d over a disc of diameter
+    about f*A/d on the sensor. For a phone (f 4 mm, f/1.8) or a 50 mm f/2.8 lens, flakes 0.1-1 m
+    away give discs of 5-45 px on a 512 px frame (`radius` 2.5-22 px). Flakes fill the volume
+    evenly, so near (large) discs are rarer than far (small) ones: the radius is drawn as the
+    inverse of a uniform distance. A flake's light is spread over its whole disc, so the larger
+    the disc the fainter it is (`opacity`); falling during the exposure stretches it downward.
+    """
+
+    discs_per_megapixel: tuple[float, float] = (60.0, 500.0)
+    radius: tuple[float, float] = (2.5, 22.0)
+    opacity: tuple[float, float] = (0.12, 0.7)
+    stretch: tuple[float, float] = (1.0, 1.5)
+    fine_density: tuple[float, float] = (0.0005, 0.004)
+    level: tuple[float, float] = (0.75, 1.0)
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        height, width = image.shape[:2]
+        scale = min(height, width) / 512
+        params = {
+            "discs_per_megapixel": float(rng.uniform(*self.discs_per_megapixel)),
+            "stretch": float(rng.uniform(*self.stretch)),
+            "fine_density": float(rng.uniform(*self.fine_density)),
+            "level": float(rng.uniform(*self.level)),
+        }
+        # Counted on the 512 px frame the ranges are for, so a larger photo holds the same flakes, larger.
+        count = int(rng.poisson(params["discs_per_megapixel"] * (height / max(scale, 1e-6)) * (width / max(scale, 1e-6)) / 1e6))
+        low, high = self.radius
+        discs = np.zeros((height, width), np.float32)
+        for _ in range(count):
+            radius = low * high / (high - rng.uniform(0.0, 1.0) * (high - low))
+            opacity = self.opacity[1] - (self.opacity[1] - self.opacity[0]) * ((radius - low) / (high - low)) ** 0.5 * rng.uniform(0.7, 1.0)
+            radius = max(1.0, radius * scale)
+            cy, cx = rng.uniform(0, height), rng.uniform(0, width)
+            tall = radius * params["stretch"]
+            top, bottom = int(max(0, cy - tall - 2)), int(min(height, cy + tall + 2))
+            left, right = int(max(0, cx - radius - 2)), int(min(width, cx + radius + 2))
+            if top >= bottom or left >= right:
+                continue
+            yy, xx = np.mgrid[top:bottom, left:right]
+            distance = np.hypot((yy - cy) / tall, (xx - cx) / radius)
+            # A pillbox with an edge about a pixel soft, its rim a little brighter, as real bokeh discs are.
+            disc = np.clip((1.0 - distance) * radius, 0.0, 1.0) * (0.85 + 0.15 * np.clip(distance, 0.0, 1.0) ** 4)
+            discs[top:bottom, left:right] = _over(discs[top:bottom, left:right], opacity * disc)
+        fine = flake_layer((height, width), rng, sigma=max(0.3, 0.6 * scale), density=params["fine_density"],
+                           motion_length=4.0 * scale, angle_deg=float(rng.uniform(-20.0, 20.0)))  # fmt: skip
+        mask = _over(discs, 0.6 * fine)
+        params["discs"] = count
+        params["severity"] = float(min(1.0, mask.mean() / 0.05))
+        snowy = image * (1.0 - mask[..., None]) + params["level"] * mask[..., None]
         return np.clip(snowy, 0.0, 1.0).astype(np.float32), params

@@ -1,14 +1,15 @@
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
-from shared.degrade import HELD_OUT
+from shared.degrade import FAMILY_SETS, HELD_OUT
 from shared.degrade.close_up import close_up
 from shared.degrade.composite import stable_id_hash
 from shared.errors import ConfigError, SplitError
 from shared.image_io import fit_max_side, load_image, to_uint8
-from shared.pairs import FAILURES, MANIFEST, PARTIAL, SynthesisConfig, build_pairs, read_pairs, resynthesize
+from shared.pairs import FAILURES, MANIFEST, PARTIAL, SynthesisConfig, build_pairs, default_synthesis, read_pairs, resynthesize
 from shared.splits import CLOSE_UP_SIDE, resolve_split
 from tests.conftest import write_photo
 
@@ -216,6 +217,19 @@ def test_several_folders_and_the_held_out_split(tmp_path):
     assert families and all(family == HELD_OUT[component] for component, family in families if component in HELD_OUT)
 
 
+def test_the_weather_split_draws_rain_and_snow_from_the_camera_weather_families_only(tmp_path):
+    folder = photo_folder(tmp_path)
+    weather = resolve_split(f"weather:{folder}")
+    plain = resolve_split(f"folder:{folder}")
+    assert weather.family_set == "weather" and weather.slug == f"weather-{folder.name}" and weather.default_seed != plain.default_seed
+    config = dataclasses.replace(default_synthesis(weather), categories=("low_rain", "haze_snow"), max_side=32)
+    rows = build_pairs(weather, tmp_path / "cache", config).rows
+    drawn = {(c, row.params[c]["family"]) for row in rows for c in ("rain", "snow") if c in row.params}
+    assert drawn == {("rain", "fine"), ("snow", "bokeh")}
+    # The training set keeps them out, so the splits built before them rebuild identically.
+    assert not {"fine", "bokeh"} & set(FAMILY_SETS["train"]["rain"] + FAMILY_SETS["train"]["snow"])
+
+
 def test_a_split_built_by_an_older_synthesizer_is_refused_with_the_fix(tmp_path):
     split = resolve_split(f"folder:{photo_folder(tmp_path)}")
     directory = tmp_path / "cache" / split.slug / "pairs"
@@ -261,6 +275,8 @@ def test_joined_and_held_out_splits_refuse_category_folders(tmp_path):
         resolve_split(f"heldout:{root}")
     with pytest.raises(SplitError, match="holds CDD-11 category folders"):
         resolve_split(f"closeup:{root}")
+    with pytest.raises(SplitError, match="holds CDD-11 category folders"):
+        resolve_split(f"weather:{root}")
     with pytest.raises(SplitError, match=r"^closeup:.*is not a folder; give a folder of clean photos, or try"):
         resolve_split(f"closeup:{tmp_path / 'nowhere'}")
     with pytest.raises(ConfigError, match="per_image must be at least 1"):
