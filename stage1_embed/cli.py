@@ -336,6 +336,9 @@ def train_prompter(
     train: str = typer.Option(..., "--train", help="Split of clean training photos, e.g. folder:A,B (every training folder)"),
     val: str = typer.Option(..., "--val", help="Split of clean validation photos (in-distribution; also fits the temperatures)"),
     heldout_val: str = typer.Option(None, "--heldout-val", help="Also select on this split (e.g. heldout:PATH, unseen families)"),
+    extra_train: list[str] = typer.Option(
+        None, "--extra-train", help="Also train on this split's pairs, as built or with its own defaults (repeatable), e.g. weather:PATH"
+    ),
     out: Path = typer.Option(PROMPTER_RUN, "--out", help="Where the weights go (a new folder, or an earlier train-prompter output)"),
     epochs: int = typer.Option(30, "--epochs", min=1),
     steps_per_epoch: int = typer.Option(None, "--steps-per-epoch", min=1, help="Batches per epoch (default: one pass)"),
@@ -373,9 +376,13 @@ def train_prompter(
                                         init_from=str(init_from or ""), net=AssessorConfig(crops=crops))  # fmt: skip
     categories = ",".join(PROMPTER_CATEGORIES)
     _, train_pairs = build_split_pairs(train, None, cache_dir, seed=0, categories=categories, variants=variants, per_image=per_image)
+    train_rows = list(train_pairs.rows)
+    for extra in extra_train or []:
+        train_rows += build_split_pairs(extra, None, cache_dir)[1].rows
     val_splits = {"val": (val, 1)} | ({"heldout_val": (heldout_val, 3)} if heldout_val else {})
     with progress_bar("load train images") as on_progress:
-        train_data = recipe.load_labelled(train_pairs.rows, on_progress)
+        train_data = recipe.load_labelled(train_rows, on_progress)
+    console.print(f"training on {len(train_data.images)} images from {1 + len(extra_train or [])} split(s)")
     vals = {}
     for name, (split, split_seed) in val_splits.items():
         _, pairs = build_split_pairs(split, None, cache_dir, seed=split_seed, categories=categories)

@@ -144,3 +144,23 @@ RESTORE_SCREENSHOTS=docs python -m pytest -q tests/stage2_restore/test_app.py
 python docs/results/caution_sweep.py --checkpoint stage2_restore/weights/restorer --limit 10 --report docs/results/caution_sweep_leg8.csv
 restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg8=runs/leg8 --true-prompts --limit 20 --report docs/results/restorer_val_leg8_true.csv
 restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg8=runs/leg8 --true-prompts --limit 20 --report docs/results/restorer_heldout_val_leg8_true.csv
+
+# Restorer leg 9 (sixth session): leg 8 plus rain and snow as a camera records them (`rain: fine`, `snow: bokeh`,
+# the `weather:` split), all on prompter 1's vectors. Started with --steps 20000 and, for time, resumed at its
+# step-1,500 checkpoint with --steps 16000 (the cosine then ends at 16,000). Leg 9 starts from e7a5efe's restorer (leg 8).
+weather="weather:$D/bsds500-train,$D/urban100,$D/sunhays80,$D/dpst,$D/imagenet,$D/t91,$D/div2k"
+wcategories=clear,rain,snow,low_rain,low_snow,haze_rain,haze_snow,low_haze_rain,low_haze_snow,rain_noise,snow_blur,low_haze_rain_noise
+restore-embed pairs --split "$weather" --categories "${wcategories#clear,}" --per-image 4
+restore-embed pairs --split "weather:$D/bsds500-val" --seed 1 --categories "$wcategories"   # weather validation
+restore-embed build --split "$weather" --encoder local --prompter shared/weights/assessor
+restore-eval "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --checkpoint leg8=stage2_restore/weights/restorer \
+    --limit 20 --report docs/results/restorer_weather_val_leg8.csv   # leg 8's baseline, before training
+restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$closeup" --extra-split "$weather" \
+    --init-from stage2_restore/weights/restorer --width 16 --steps 16000 --batch-size 4 --crop 96 --lr 2e-4 --clear-fraction 0.25 \
+    --checkpoint-every 500 --threads 2 --out runs/leg9
+restore-eval "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --checkpoint leg8=stage2_restore/weights/restorer --checkpoint leg9=runs/leg9 --limit 20 \
+    --report docs/results/restorer_weather_val_leg9.csv --grid docs/results/restorer_weather_val_leg9.png
+restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg9=runs/leg9 --limit 20 --report docs/results/restorer_val_leg9.csv
+restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg9=runs/leg9 --limit 20 --report docs/results/restorer_heldout_val_leg9.csv
+restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint leg9=runs/leg9 --limit 20 \
+    --report docs/results/restorer_closeup_val_leg9.csv
