@@ -160,7 +160,7 @@ def _finished(directory: Path) -> PairsReport:
 
 
 def default_synthesis(split: Split) -> SynthesisConfig:
-    """A new split's synthesis: its own seed, its own family set (training families unless held out)."""
+    """A new split's synthesis: its own seed and its own family set (the training families unless the split names another)."""
     return SynthesisConfig(seed=split.default_seed, model=DegradationModel.from_family_set(split.family_set))
 
 

@@ -13,8 +13,8 @@
   512 px training photos never are.
 - weather:PATH[,PATH...]: the clean photos of the folders degraded with weather as a camera
   records it (shared.degrade.families FAMILY_SETS["weather"]: fine rain, out-of-focus snow),
-  the other degradations as in training: a training split of its own, so the splits built
-  before these families keep their composites.
+  the other degradations as in training: a split of its own, since adding families to the
+  training set would change every composite of the splits built with it.
 - paired:PATH: PATH/input/ and PATH/target/, real or foreign pairs (LOL, PolyU, ...); the category is the folder's name.
 """
 

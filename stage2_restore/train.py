@@ -440,13 +440,13 @@ def export_checkpoint(run: str | Path, out: str | Path, half: bool = True) -> Pa
         raise ConfigError(f"{run}: no {BINDING_FILE}, so the vectors it reads are unknown; export a checkpoint of restore-train run")
     refuse_foreign_folder(out, EXPORTED_FILES, "export")
     model = Restorer.from_pretrained(folder)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, half=half)
     binding = read_binding(folder)
     if binding.prompter_locator not in ("", SHIPPED_PROMPTER) and binding.prompter_hash == weights_hash(SHIPPED_ASSESSOR):
         # Trained on the shipped prompter read from a folder of this machine: name it so it is found wherever the package is.
         binding = dataclasses.replace(binding, prompter_locator=SHIPPED_PROMPTER)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, half=half)
     write_binding(tmp, binding)
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)

@@ -5,9 +5,10 @@ ranges and source). Training uses `train`; the leave-one-family-out validation u
 one family per degradation that training never sees; `classic` is the first release's generators
 (its CDD-11 composites reproduce the earlier evaluation sets exactly; its blur and noise are the
 first release's kinds with this release's ranges). `weather` is weather as a camera records it
-(fine rain, out-of-focus snow), the other degradations as in `train`; it came after the splits
-recorded in MODEL_CARD were built, so `train` leaves it out and those splits rebuild the same,
-and training reaches it through the `weather:` split.
+(fine rain, out-of-focus snow), the other degradations as in `train`. `train` leaves those two
+out: a family added to a set changes every composite a split of that set draws, and the splits
+our recorded numbers were measured on must rebuild the same. Training reaches them through the
+`weather:` split.
 """
 
 from __future__ import annotations

@@ -218,13 +218,18 @@ def environment_light(image: np.ndarray, gain: float) -> np.ndarray:
 class FineRain:
     """Depth layers of thin, faint streaks blended toward the environment's light, over a rain veil.
 
-    Ranges from the physics of a streak (Garg & Nayar 2007): a drop stays on one pixel for at most
-    ~1.2 ms of a 1/30-1/125 s exposure, so a streak moves a pixel only a small fraction of the way
-    toward the drop's own radiance (`opacity`); drops of 0.5-3 mm a few metres away image to a
-    pixel or less, so streaks are 1 px wide, the nearest ones up to 2 px and out of focus; they
-    fall at 4-9 m/s, so their length is what the exposure lets them travel, long near the camera
-    and short far away, where there are more of them in view (`density`). Wind tilts every layer
-    alike. Far drops too small to resolve attenuate the scene like fog (Halder et al. 2019: `veil`).
+    From the physics of a streak (Garg & Nayar 2007): a drop of radius 0.5-3.5 mm falls at
+    4-9 m/s and stays on one pixel for at most ~1.2 ms, whatever its distance, so a streak moves a
+    pixel only the fraction tau/T of the way toward the drop's own radiance: at most 0.04 at
+    1/30 s, 0.15 at 1/125 s, 0.3 at 1/250 s. `opacity` 0.06-0.4 spans exposures of about
+    1/50-1/340 s. Drops a few metres away image to a pixel or less, so streaks are 1 px wide, the
+    nearest up to 2 px and out of focus; the length is the fall during the exposure, longest near
+    the camera, and far away more drops are in view (`density`). Wind tilts every layer alike.
+    Drops too far to resolve attenuate the scene like fog (Halder et al. 2019: `veil`).
+
+    Simplified: the nearest layers are drawn the most opaque, while physics makes a long,
+    defocused near streak fainter (opacity about drop size over streak length); and the
+    density is per pixel, so a larger photo holds more streaks than its 512 px version.
     """
 
     layers: tuple[int, int] = (2, 4)

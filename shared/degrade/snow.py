@@ -150,12 +150,15 @@ class DenseSnow:
 class BokehSnow:
     """Out-of-focus flakes near the lens: translucent discs of circle-of-confusion sizes, over fine far flakes.
 
-    A lens of aperture A focused far away spreads a flake at distance d over a disc of diameter
-    about f*A/d on the sensor. For a phone (f 4 mm, f/1.8) or a 50 mm f/2.8 lens, flakes 0.1-1 m
-    away give discs of 5-45 px on a 512 px frame (`radius` 2.5-22 px). Flakes fill the volume
-    evenly, so near (large) discs are rarer than far (small) ones: the radius is drawn as the
-    inverse of a uniform distance. A flake's light is spread over its whole disc, so the larger
-    the disc the fainter it is (`opacity`); falling during the exposure stretches it downward.
+    A lens of focal length f and aperture diameter A focused far away spreads a flake at distance
+    d over a disc of diameter f*A/d on the sensor. Discs of 5-44 px on a 512 px frame (`radius`
+    2.5-22 px) are a phone's flakes (f 4 mm, f/1.8, 4.2 mm sensor side) 2.5-22 cm from the lens, or a
+    50 mm f/2.8 lens's (full frame) 0.4-4 m away. The radius is the inverse of a uniform
+    distance, so large discs are rarer than small ones (flakes filling the volume evenly would
+    make them rarer still). The flake's light is spread over its disc: the peak opacity is about
+    (flake size / A)^2, near 1 for a phone and a few percent for a wide aperture; `opacity`
+    0.12-0.7 is a middle range, and larger discs are drawn fainter. Falling during the exposure
+    stretches a disc downward.
     """
 
     discs_per_megapixel: tuple[float, float] = (60.0, 500.0)

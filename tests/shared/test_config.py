@@ -25,7 +25,7 @@ def test_unknown_keys_are_rejected_with_the_file_and_choices(tmp_path):
     with pytest.raises(ConfigError, match="model: unknown key.*wind"):
         load_config(SynthesisConfig, path)
     path.write_text(json.dumps({"model": {"rain": ["hail"]}}))
-    with pytest.raises(ConfigError, match=r"c\.json: model: unknown rain family 'hail'; choose one of streaks, heavy, drops, soft"):
+    with pytest.raises(ConfigError, match=r"c\.json: model: unknown rain family 'hail'; choose one of streaks, heavy, drops, soft, fine$"):
         load_config(SynthesisConfig, path)
 
 

@@ -5,7 +5,7 @@ from scipy import ndimage
 from shared.degrade import CDD11_CATEGORIES, DegradationModel, components_of, depth_from_disparity, monocular_depth_proxy
 from shared.degrade.blur import DefocusBlur, GaussianBlur, MotionBlur, ShakeBlur
 from shared.degrade.rain import FineRain, StreakRain
-from shared.degrade.snow import BokehSnow, FlakeSnow
+from shared.degrade.snow import BokehSnow
 from shared.errors import ConfigError
 
 MODEL = DegradationModel()
@@ -94,29 +94,36 @@ def test_rain_and_snow_streaks_only_add_light(component, family):
 
 def test_fine_rain_is_thin_faint_and_falls_nearly_vertically():
     scene = np.full((256, 256, 3), 0.3, np.float32)
-    fine, params = FineRain(veil=(0.0, 0.0))(scene, np.random.default_rng(1))
+    one_layer = FineRain(layers=(1, 1), veil=(0.0, 0.0), light_gain=(1.5, 1.5))
+    fine, params = one_layer(scene, np.random.default_rng(1))
     streaks, _ = StreakRain()(scene, np.random.default_rng(1))
-    change = np.abs(fine - scene).max(axis=2)
-    # Faint: a pixel moves at most `opacity` of the way to the drop's light (here at most 1.6 x 0.3).
-    assert 0.002 < change.mean() and change.max() <= 0.4 * 0.48 + 1e-6 < np.abs(streaks - scene).max()
-    # Falling within 15 degrees of vertical: the streaks vary across a row far more than down a column.
-    assert np.abs(np.diff(change, axis=1)).mean() > 2 * np.abs(np.diff(change, axis=0)).mean()
-    assert all(abs(layer["angle_deg"]) < 25 for layer in params["layers"])
+    change = (fine - scene)[..., 0]
+    # Faint: a pixel moves at most `opacity` of the way toward the drop's light (0.45 here); painted streaks go much further.
+    assert 0.001 < change.mean() and change.max() <= params["layers"][0]["opacity"] * (0.45 - 0.3) + 1e-4
+    assert change.max() < 0.5 * np.abs(streaks - scene).max()
+
+    def correlation(dy: int, dx: int) -> float:
+        centred = change - change.mean()
+        shifted = np.roll(centred, (dy, dx), axis=(0, 1))
+        return float((centred * shifted).mean() / (centred**2).mean())
+
+    # Thin and near-vertical: a streak still overlaps itself 3 px down, but not 3 px across.
+    assert correlation(3, 0) > 0.5 and correlation(0, 3) < 0.2
 
 
 def test_bokeh_snow_is_large_translucent_discs():
     scene = np.full((256, 256, 3), 0.1, np.float32)
-    bokeh, params = BokehSnow(fine_density=(0.0005, 0.0005), level=(1.0, 1.0))(scene, np.random.default_rng(2))
-    flakes, _ = FlakeSnow()(scene, np.random.default_rng(2))
-
-    def largest_flake(snowy: np.ndarray) -> int:
-        labels, count = ndimage.label((snowy[..., 0] - 0.1) / 0.9 > 0.05)
-        return int(np.bincount(labels.ravel())[1:].max()) if count else 0
-
+    # Few discs of radius 20-22 px at 512 (10-11 px here), no fine flakes: each disc stands alone.
+    sparse = BokehSnow(discs_per_megapixel=(40.0, 40.0), radius=(20.0, 22.0), fine_density=(0.0, 0.0), level=(1.0, 1.0))
+    bokeh, params = sparse(scene, np.random.default_rng(2))
     mask = (bokeh[..., 0] - 0.1) / 0.9
-    assert params["discs"] > 10 and largest_flake(bokeh) > 2 * largest_flake(flakes)
-    # Translucent: the scene shows through most of a disc (opacity at most 0.7, rarer where discs and fine flakes overlap).
-    assert np.median(mask[mask > 0.05]) < 0.7
+    labels, count = ndimage.label(mask > 0.05)
+    areas = np.bincount(labels.ravel())[1:]
+    assert params["discs"] >= 5 and count >= 3
+    # A disc of radius 10 px covers about 314 px; a flake of `flakes` is a few px across.
+    assert np.median(areas) > 200
+    # Translucent: at most `opacity` 0.7 except where discs overlap.
+    assert np.median(mask[mask > 0.05]) <= 0.7
 
 
 @pytest.mark.parametrize("blur", [DefocusBlur(), GaussianBlur(), MotionBlur(), ShakeBlur()], ids=lambda b: type(b).__name__)
@@ -262,7 +269,7 @@ def test_training_never_uses_a_held_out_family_and_validation_uses_only_those():
 
 
 def test_an_unknown_family_lists_the_choices():
-    with pytest.raises(ConfigError, match="unknown rain family 'hail'; choose one of streaks, heavy, drops, soft"):
+    with pytest.raises(ConfigError, match="unknown rain family 'hail'; choose one of streaks, heavy, drops, soft, fine$"):
         DegradationModel(rain=("hail",))
     with pytest.raises(ConfigError, match="unknown family set 'real'; choose one of train, heldout, all, weather, classic"):
         DegradationModel.from_family_set("real")

@@ -226,8 +226,10 @@ def test_the_weather_split_draws_rain_and_snow_from_the_camera_weather_families_
     rows = build_pairs(weather, tmp_path / "cache", config).rows
     drawn = {(c, row.params[c]["family"]) for row in rows for c in ("rain", "snow") if c in row.params}
     assert drawn == {("rain", "fine"), ("snow", "bokeh")}
-    # The training set keeps them out, so the splits built before them rebuild identically.
-    assert not {"fine", "bokeh"} & set(FAMILY_SETS["train"]["rain"] + FAMILY_SETS["train"]["snow"])
+    # The training set keeps them out: the families of the splits our numbers were measured on, pinned.
+    assert FAMILY_SETS["train"] == {"low": ("lime", "camera"), "haze": ("scattering", "patchy"), "rain": ("streaks", "heavy", "drops"),
+                                    "snow": ("flakes", "streaks"), "blur": ("defocus", "motion", "shake"), "noise": ("gaussian", "camera"),
+                                    "jpeg": ("jpeg",)}  # fmt: skip
 
 
 def test_a_split_built_by_an_older_synthesizer_is_refused_with_the_fix(tmp_path):

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from shared.assessor import SHIPPED_ASSESSOR, weights_hash
 from shared.cache import CacheError, Fingerprint
 from shared.config import save_config
-from shared.contract import TRUE_PROMPTS, read_binding, true_prompt_fingerprint, write_binding
+from shared.contract import SHIPPED_PROMPTER, TRUE_PROMPTS, read_binding, true_prompt_fingerprint, write_binding
 from shared.errors import ConfigError
 from shared.splits import resolve_split
 from stage2_restore import losses
@@ -196,7 +196,7 @@ def test_export_writes_the_shipped_form(tmp_path, tiny_split, tiny_assessor):
     export_checkpoint(tmp_path / "run", out)  # an earlier export is replaced
     # Trained on the shipped prompter read from some folder: the export names it "shipped", any other prompter keeps its folder.
     binding = tmp_path / "run" / "checkpoint" / "cache.json"
-    for prompter_hash, expected in ((weights_hash(SHIPPED_ASSESSOR), "shipped"), ("0123456789abcdef", "/elsewhere/assessor")):
+    for prompter_hash, expected in ((weights_hash(SHIPPED_ASSESSOR), SHIPPED_PROMPTER), ("0123456789abcdef", "/elsewhere/assessor")):
         write_binding(binding.parent, dataclasses.replace(FINGERPRINT, prompter_hash=prompter_hash, prompter_locator="/elsewhere/assessor"))
         assert read_binding(export_checkpoint(tmp_path / "run", out)).prompter_locator == expected
     mine = tmp_path / "mine"
@@ -258,7 +258,7 @@ def test_an_extra_split_is_trained_on_alongside_from_its_own_matching_cache(tmp_
     shipped = dataclasses.replace(FINGERPRINT, prompter_locator="shipped")  # the packaged prompter needs no --prompter
     with pytest.raises(ConfigError, match=r"--encoder local`$"):
         matching_cache(close, dataclasses.replace(config, cache_dir=str(cache_dir)), shipped)
-    other = dataclasses.dataclasses.replace(FINGERPRINT, prompter_hash="another-prompter")
+    other = dataclasses.replace(FINGERPRINT, prompter_hash="another-prompter")
     write_cache(close_rows, cache_dir / resolve_split(close).slug / other.directory_name, other)  # another prompter's: not used
     write_cache(close_rows, cache_dir / resolve_split(close).slug / FINGERPRINT.directory_name, seed=1)
     assert matching_cache(close, config, FINGERPRINT).name == FINGERPRINT.directory_name
