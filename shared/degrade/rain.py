@@ -12,7 +12,7 @@
   2019): depth layers of thin, faint, dense, near-vertical streaks that all share one wind
   angle, each pixel of a streak moved toward the light the drop refracts from the whole scene,
   over the attenuation of the drops too far away to resolve. The other families draw rain as
-  bright paint-like strokes; real rain is mostly this.
+  bright paint-like strokes; a camera mostly records this.
 Each records a `severity` in [0, 1] from the rendered layer (how much of the frame the rain covers).
 """
 
