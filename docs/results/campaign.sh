@@ -169,4 +169,4 @@ restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --c
 restore-embed eval-prompter --split "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --prompter shared/weights/assessor \
     --report docs/results/prompter1_weather_val.csv
 restore-embed families --split "folder:$D/bsds500-train" --photos 12 --report docs/results/families_bsds12.csv
-restore-embed gallery -o docs/degradations.png
+restore-embed gallery -o docs/degradations.png   # then quantised to 256 colours (PIL), like the grids, to stay under 1 MB
