@@ -170,3 +170,5 @@ restore-embed eval-prompter --split "weather:$D/bsds500-val" --seed 1 --categori
     --report docs/results/prompter1_weather_val.csv
 restore-embed families --split "folder:$D/bsds500-train" --photos 12 --report docs/results/families_bsds12.csv
 restore-embed gallery -o docs/degradations.png   # then quantised to 256 colours (PIL), like the grids, to stay under 1 MB
+restore-eval "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --checkpoint leg9=runs/leg9 --true-prompts --limit 20 \
+    --report docs/results/restorer_weather_val_leg9_true.csv   # after the decision: is the prompter or the restorer the limit?
