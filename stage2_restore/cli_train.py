@@ -34,6 +34,9 @@ def run(
     checkpoint_every: int = typer.Option(None, "--checkpoint-every", min=1),
     init_from: str = typer.Option(None, "--init-from", help="Start from this checkpoint's weights (fine-tuning)"),
     clear_fraction: float = typer.Option(None, "--clear-fraction", min=0.0, max=1.0, help="Share of each batch from clear pairs"),
+    extra_fraction: list[float] = typer.Option(
+        None, "--extra-fraction", help="Share of each batch from an extra split's degraded pairs (one per --extra-split, in order)"
+    ),
     data_root: str = typer.Option(None, "--data-root"),
     cache_dir: str = typer.Option(None, "--cache-dir"),
     out: Path = typer.Option(None, "--out", help="Run folder (default runs/<split>-<descriptor>)"),
@@ -50,6 +53,7 @@ def run(
     flags = {"split": split, "cache": cache, "extra_splits": tuple(extra_split) if extra_split else None,
              "steps": steps, "batch_size": batch_size, "crop": crop, "lr": lr, "seed": seed,
              "checkpoint_every": checkpoint_every, "init_from": init_from, "clear_fraction": clear_fraction,
+             "extra_fractions": tuple(extra_fraction) if extra_fraction else None,
              "data_root": data_root, "cache_dir": cache_dir,
              "descriptor": descriptor, "width": width, "contrastive": contrastive}  # fmt: skip
     config, run_dir = plan_run(flags, config_file, out, resume)

@@ -71,7 +71,9 @@ class TrainingPairs:
         classes: Sequence[str],
         negatives: int = 2,
         clear_fraction: float = 0.0,
+        extra_fractions: Sequence[float] = (),
     ):
+        """`extra_fractions`: the share of every batch drawn from each source after the first, among its degraded rows."""
         self.rows, self.inputs, self.scene_of, self.missing = [], [], [], 0
         for source, (rows, cache) in enumerate(sources):
             kept = [r for r in rows if r.key in cache and r.clean is not None]
@@ -88,18 +90,25 @@ class TrainingPairs:
         self.clear = [i for i, row in enumerate(self.rows) if row.category == CLEAR]
         self.degraded = [i for i, row in enumerate(self.rows) if row.category != CLEAR]
         self.clear_fraction = clear_fraction if self.clear and self.degraded else 0.0
+        source_of = [source for source, _ in self.scene_of]
+        self.extra_degraded = [[i for i in self.degraded if source_of[i] == source] for source in range(1, len(sources))]
+        self.extra_fractions = [f if rows else 0.0 for f, rows in zip(extra_fractions, self.extra_degraded, strict=False)]
         self.pixels = PixelCache()
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def _indices(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
-        """Uniform over rows, or with `clear_fraction` of every batch drawn from clear rows (a clean input must come back as it is)."""
-        if not self.clear_fraction:
+        """Uniform over rows, or with `clear_fraction` of every batch drawn from clear rows (a clean input must come back as it is)
+        and each `extra_fractions` share from that extra source's degraded rows; the rest from all degraded rows."""
+        if not self.clear_fraction and not any(self.extra_fractions):
             return rng.integers(0, len(self.rows), size=batch_size)
         clear_count = int(round(self.clear_fraction * batch_size))
         chosen = [self.clear[i] for i in rng.integers(0, len(self.clear), size=clear_count)]
-        return np.array(chosen + [self.degraded[i] for i in rng.integers(0, len(self.degraded), size=batch_size - clear_count)])
+        for rows, fraction in zip(self.extra_degraded, self.extra_fractions, strict=False):
+            if count := min(int(round(fraction * batch_size)), batch_size - len(chosen)):
+                chosen += [rows[i] for i in rng.integers(0, len(rows), size=count)]
+        return np.array(chosen + [self.degraded[i] for i in rng.integers(0, len(self.degraded), size=batch_size - len(chosen))])
 
     def batch(self, rng: np.random.Generator, batch_size: int, crop: int) -> dict[str, torch.Tensor]:
         """A random batch of aligned crops, flipped and rotated alike; negatives repeat when a scene has few."""

@@ -90,6 +90,9 @@ class TrainConfig:
     negatives: int = 2
     clear_fraction: float = 0.0
     """Share of every batch drawn from clear (identity) pairs; 0 samples all rows alike."""
+    extra_fractions: tuple[float, ...] = ()
+    """Share of every batch drawn from each extra split's degraded pairs, in `extra_splits` order; () draws their rows
+    like the others. A small split of a rare degradation otherwise comes up only in proportion to its size."""
     init_from: str = ""
     """A checkpoint whose weights start this run (fine-tuning); "" = random init."""
     loss: LossConfig = field(default_factory=LossConfig)
@@ -98,6 +101,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.clear_fraction <= 1.0:
             raise ConfigError(f"clear_fraction {self.clear_fraction}: must be between 0 and 1")
+        if self.extra_fractions and len(self.extra_fractions) != len(self.extra_splits):
+            counts = f"{len(self.extra_fractions)} extra fraction(s) for {len(self.extra_splits)} extra split(s)"
+            raise ConfigError(f"{counts}; give one per --extra-split, in order")
+        if any(f < 0 for f in self.extra_fractions) or self.clear_fraction + sum(self.extra_fractions) > 1.0:
+            shares = f"clear_fraction {self.clear_fraction} and extra_fractions {list(self.extra_fractions)}"
+            raise ConfigError(f"{shares}: each at least 0, together at most 1")
 
     def with_overrides(self, **overrides) -> TrainConfig:
         """This config with the given flags applied; None means "not given".
@@ -306,7 +315,7 @@ def train(
             build = _build_command(split_name, config, fingerprint)
             raise ConfigError(f"{folder}: none of {split_name}'s pairs has a cached vector; rebuild the cache: `{build}`")
         sources.append((rows, cache))
-    data = TrainingPairs(sources, config.restorer.static_classes, config.negatives, config.clear_fraction)
+    data = TrainingPairs(sources, config.restorer.static_classes, config.negatives, config.clear_fraction, config.extra_fractions)
 
     torch.manual_seed(config.seed)
     model = Restorer(config.restorer)

@@ -268,6 +268,17 @@ def test_an_extra_split_is_trained_on_alongside_from_its_own_matching_cache(tmp_
     both = TrainingPairs([(rows, main), (read_pairs(pairs_dir(cache_dir, resolve_split(close))), extra)], ("clear", "low", "other"))
     assert len(both) == len(rows) + len(close_rows) == 16 + 8 and both.missing == 0
     assert {r.image_id for r in both.rows if r.category == "clear"} == {f"p{i}" for i in range(4)} | {f"p{i}-closeup" for i in range(4)}
+    # --extra-fraction: half of every batch from the close-ups' degraded rows (4 here), however few they are.
+    weighted = TrainingPairs([(rows, main), (read_pairs(pairs_dir(cache_dir, resolve_split(close))), extra)], ("clear", "low", "other"),
+                             clear_fraction=0.25, extra_fractions=(0.5,))  # fmt: skip
+    for step in range(5):
+        drawn = [weighted.rows[i] for i in weighted._indices(np.random.default_rng(step), 8)]
+        assert sum(r.image_id.endswith("-closeup") and r.category != "clear" for r in drawn) >= 4
+        assert sum(r.category == "clear" for r in drawn) >= 2
+    with pytest.raises(ConfigError, match="1 extra fraction.*for 0 extra split"):
+        dataclasses.replace(config, extra_splits=(), extra_fractions=(0.5,))
+    with pytest.raises(ConfigError, match="together at most 1"):
+        dataclasses.replace(config, clear_fraction=0.6, extra_fractions=(0.5,))
     twice = TrainingPairs([(rows, main), (rows, main)], ("clear", "low", "other"))  # the same ids in two splits: two scenes each
     assert len(twice.scenes) == 2 * 4 and all(len(scene) == 3 for scene in twice.scenes.values())  # low, haze_rain, snow
     main.close(), extra.close()
