@@ -40,11 +40,13 @@ CAMERA_WEATHER: dict[str, tuple[str, ...]] = {"rain": ("fine",), "snow": ("bokeh
 CAPTURE_FAMILIES = frozenset({("low", "camera")})
 """Families that re-photograph the scene (raw noise, ISP): applied with the camera, after blur, not with the weather."""
 
+_TRAINING = {c: tuple(n for n in names if n != HELD_OUT.get(c) and n not in CAMERA_WEATHER.get(c, ())) for c, names in FAMILIES.items()}
+
 FAMILY_SETS: dict[str, dict[str, tuple[str, ...]]] = {
-    "train": {c: tuple(n for n in names if n != HELD_OUT.get(c) and n not in CAMERA_WEATHER.get(c, ())) for c, names in FAMILIES.items()},
+    "train": _TRAINING,
     "heldout": {c: (HELD_OUT[c],) if c in HELD_OUT else tuple(names) for c, names in FAMILIES.items()},
     "all": {c: tuple(names) for c, names in FAMILIES.items()},
-    "weather": {c: CAMERA_WEATHER.get(c, tuple(n for n in names if n != HELD_OUT.get(c))) for c, names in FAMILIES.items()},
+    "weather": {**_TRAINING, **CAMERA_WEATHER},
     "classic": {"low": ("lime",), "haze": ("scattering",), "rain": ("streaks",), "snow": ("flakes",),
                 "blur": ("defocus", "motion"), "noise": ("gaussian", "poisson"), "jpeg": ("jpeg",)},
 }  # fmt: skip

@@ -32,6 +32,21 @@ def disk_kernel(radius: float) -> np.ndarray:
     return kernel / kernel.sum()
 
 
+def ellipse_window(
+    shape: tuple[int, int], centre: tuple[float, float], radius_y: float, radius_x: float
+) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """The window of `shape` around an ellipse (2 px beyond its rim) and each window pixel's distance from the centre
+    in radii (1 on the rim); None when the window is empty (the ellipse lies outside)."""
+    height, width = shape
+    cy, cx = centre
+    top, bottom = int(max(0, cy - radius_y - 2)), int(min(height, cy + radius_y + 2))
+    left, right = int(max(0, cx - radius_x - 2)), int(min(width, cx + radius_x + 2))
+    if top >= bottom or left >= right:
+        return None
+    yy, xx = np.mgrid[top:bottom, left:right]
+    return (slice(top, bottom), slice(left, right)), np.hypot((yy - cy) / radius_y, (xx - cx) / radius_x)
+
+
 def convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Same-size convolution of a HxW or HxWxC image with reflect padding (FFT: kernels can be large)."""
     pad_y, pad_x = kernel.shape[0] // 2, kernel.shape[1] // 2

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from shared.degrade.kernels import convolve, line_kernel
+from shared.degrade.kernels import convolve, ellipse_window, line_kernel
 
 
 def streak_layer(
@@ -179,16 +179,14 @@ class DropRain:
             radius = max(1.5, float(rng.uniform(*self.radius)) * scale)
             cy, cx = rng.uniform(0, height), rng.uniform(0, width)
             squash = float(rng.uniform(0.7, 1.0))  # drops run down: taller than wide
-            top, bottom = int(max(0, cy - radius - 2)), int(min(height, cy + radius + 2))
-            left, right = int(max(0, cx - radius * squash - 2)), int(min(width, cx + radius * squash + 2))
-            if top >= bottom or left >= right:
+            found = ellipse_window((height, width), (cy, cx), radius, radius * squash)
+            if found is None:
                 continue
-            yy, xx = np.mgrid[top:bottom, left:right]
-            distance = np.hypot((yy - cy) / radius, (xx - cx) / (radius * squash))
+            window, distance = found
             disc = np.clip((1.0 - distance) * radius / 1.5, 0.0, 1.0)
-            alpha[top:bottom, left:right] = np.maximum(alpha[top:bottom, left:right], disc)
+            alpha[window] = np.maximum(alpha[window], disc)
             ring = np.exp(-(((distance - 0.9) / 0.12) ** 2)) * (distance < 1.2)
-            rim[top:bottom, left:right] = np.maximum(rim[top:bottom, left:right], ring)
+            rim[window] = np.maximum(rim[window], ring)
         # A drop is a lens: it shows a blurred, upside-down-ish view; a vertical flip of the smeared scene stands in for it.
         sigma = params["refraction_blur"] * max(scale, 0.25)
         refracted = ndimage.gaussian_filter(image[::-1], (sigma, sigma, 0)) * 1.08 + 0.03

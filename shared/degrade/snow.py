@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from shared.degrade.kernels import convolve, line_kernel
+from shared.degrade.kernels import convolve, ellipse_window, line_kernel
 
 
 def flake_layer(
@@ -178,7 +178,7 @@ class BokehSnow:
             "level": float(rng.uniform(*self.level)),
         }
         # Counted on the 512 px frame the ranges are for, so a larger photo holds the same flakes, larger.
-        count = int(rng.poisson(params["discs_per_megapixel"] * (height / max(scale, 1e-6)) * (width / max(scale, 1e-6)) / 1e6))
+        count = int(rng.poisson(params["discs_per_megapixel"] * (height / scale) * (width / scale) / 1e6))
         low, high = self.radius
         discs = np.zeros((height, width), np.float32)
         for _ in range(count):
@@ -186,16 +186,13 @@ class BokehSnow:
             opacity = self.opacity[1] - (self.opacity[1] - self.opacity[0]) * ((radius - low) / (high - low)) ** 0.5 * rng.uniform(0.7, 1.0)
             radius = max(1.0, radius * scale)
             cy, cx = rng.uniform(0, height), rng.uniform(0, width)
-            tall = radius * params["stretch"]
-            top, bottom = int(max(0, cy - tall - 2)), int(min(height, cy + tall + 2))
-            left, right = int(max(0, cx - radius - 2)), int(min(width, cx + radius + 2))
-            if top >= bottom or left >= right:
+            found = ellipse_window((height, width), (cy, cx), radius * params["stretch"], radius)
+            if found is None:
                 continue
-            yy, xx = np.mgrid[top:bottom, left:right]
-            distance = np.hypot((yy - cy) / tall, (xx - cx) / radius)
+            window, distance = found
             # A pillbox with an edge about a pixel soft, its rim a little brighter, as real bokeh discs are.
             disc = np.clip((1.0 - distance) * radius, 0.0, 1.0) * (0.85 + 0.15 * np.clip(distance, 0.0, 1.0) ** 4)
-            discs[top:bottom, left:right] = _over(discs[top:bottom, left:right], opacity * disc)
+            discs[window] = _over(discs[window], opacity * disc)
         fine = flake_layer((height, width), rng, sigma=max(0.3, 0.6 * scale), density=params["fine_density"],
                            motion_length=4.0 * scale, angle_deg=float(rng.uniform(-20.0, 20.0)))  # fmt: skip
         mask = _over(discs, 0.6 * fine)
