@@ -84,7 +84,11 @@ def _is_16bit_colour(image: Image.Image) -> bool:
     """Pillow opens 48/64-bit PNG and TIFF as 8-bit RGB(A); detect them from the raw tile mode."""
     if image.format not in ("PNG", "TIFF") or image.mode not in ("RGB", "RGBA") or not image.tile:
         return False
-    rawmode = image.tile[0].args[0] if isinstance(image.tile[0].args, tuple) else image.tile[0].args
+    if image.format == "TIFF":  # from the tag: a planar TIFF's tiles name 8-bit planes whatever its depth
+        bits = image.tag_v2.get(258, 8)
+        return 16 in (bits if isinstance(bits, tuple) else (bits,))
+    args = image.tile[0][3]  # indexed, not .args: Pillow's tiles are plain tuples before 11
+    rawmode = args[0] if isinstance(args, tuple) else args
     return isinstance(rawmode, str) and ";16" in rawmode
 
 
@@ -95,7 +99,13 @@ def _load_16bit_colour(path: Path, image: Image.Image) -> LoadedImage:
         planes = info["planes"]
         array = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows]).reshape(height, width, planes)
     else:
-        array = tifffile.imread(path)
+        with tifffile.TiffFile(path) as tiff:  # the first page only: a multi-page TIFF is one photo plus previews
+            page = tiff.pages[0]
+            array = page.asarray()
+            if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE:
+                array = np.moveaxis(array, 0, -1)
+        if array.ndim != 3 or array.shape[-1] not in (3, 4):
+            raise ImageReadError(f"{path}: a TIFF of shape {array.shape} is not an RGB photo; save it as RGB and try again")
     array = _apply_orientation(array, orientation).astype(np.float32) / 65535.0
     alpha = array[..., 3] if array.shape[-1] == 4 else None
     return LoadedImage(np.ascontiguousarray(array[..., :3]), alpha, 16, path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -41,6 +42,11 @@ def describe(data: bytes, suffix: str, checkpoint: str, prompt: str | None) -> t
         record = cache[cache_key(photo_image_id(0), PHOTO_CATEGORY)]
         cache.close()
     return loaded.rgb, record
+
+
+def named_for_the_user(error: RestoreError, name: str) -> str:
+    """The error's message with the app's temporary copy of the upload called by the upload's own name."""
+    return re.sub(r"\S*restore-app-[^/\s]+/upload(\.\w+)?", name, str(error))
 
 
 def megapixels_over_limit(data: bytes) -> float:
@@ -82,7 +88,7 @@ def main() -> None:
                 rgb, record = describe(data, suffix, checkpoint, None)
             state.update(digest=digest, rgb=rgb, detected=record, record=record, restored=None, prompt=record.prompt)
     except RestoreError as exc:
-        st.error(str(exc).replace(str(Path(tempfile.gettempdir())), "").replace("upload", upload.name, 1))
+        st.error(named_for_the_user(exc, upload.name))
         return
     confidence = float(state.detected.confidence().min())
     defaults = RestoreOptions()
@@ -104,7 +110,7 @@ def main() -> None:
                 state.record = record
                 state.restored = restore_loaded(load_model(checkpoint), state.rgb, record, strength)
         except RestoreError as exc:
-            st.error(str(exc))
+            st.error(named_for_the_user(exc, upload.name))
     if state.get("restored") is None:
         st.image(to_uint8(state.rgb), caption=f"input: {upload.name}", width="stretch")
         return

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from shared.cli import console, run_app
+from shared.contract import checkpoint_folder, read_binding
 from shared.errors import ConfigError
 
 app = typer.Typer(add_completion=False)
@@ -24,8 +25,10 @@ def serve(
     checkpoint: Path = typer.Option(None, "--checkpoint", help="Restorer folder (default: the shipped one)"),
 ) -> None:
     """Serve the web app: upload, detect, steer, restore, compare, score against a ground truth."""
-    if checkpoint is not None and not (checkpoint / "config.json").is_file():
-        raise ConfigError(f"{checkpoint}: not a restorer checkpoint (no config.json); give a folder written by restore-train export")
+    if checkpoint is not None:  # refused here, in one line, rather than at the first upload
+        read_binding(checkpoint)
+        if not (checkpoint_folder(checkpoint) / "model.safetensors").is_file():
+            raise ConfigError(f"{checkpoint}: no model.safetensors; give a run folder or one written by restore-train export")
     script = Path(__file__).with_name("app.py")
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     if checkpoint is not None:

@@ -32,7 +32,7 @@ def evaluate(
     report: Path = typer.Option(None, "--report", help="Write the summary as CSV"),
     grid: Path = typer.Option(None, "--grid", help="Write input / each model / ground truth for a few images as PNG"),
     limit: int = typer.Option(None, "--limit", min=1, help="Only the first N photos of the split"),
-    tile: int = typer.Option(512, "--tile", min=16, help="Larger images are restored in overlapping tiles of this size"),
+    tile: int = typer.Option(512, "--tile", min=32, help="Larger images are restored in overlapping tiles of this size"),
     data_root: str = typer.Option(None, "--data-root", help="Dataset root (default: $RESTORE_DATA)"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
     seed: int = typer.Option(None, "--seed", help="Synthesis seed for splits built from clean photos"),

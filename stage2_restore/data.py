@@ -100,7 +100,8 @@ class TrainingPairs:
 
     def _indices(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
         """Uniform over rows, or with `clear_fraction` of every batch drawn from clear rows (a clean input must come back as it is)
-        and each `extra_fractions` share from that extra source's degraded rows; the rest from all degraded rows."""
+        and each `extra_fractions` share from that extra source's degraded rows; the rest from all degraded rows, or from
+        all rows when no clear fraction is set (so clear rows keep their natural share)."""
         if not self.clear_fraction and not any(self.extra_fractions):
             return rng.integers(0, len(self.rows), size=batch_size)
         clear_count = int(round(self.clear_fraction * batch_size))
@@ -108,7 +109,8 @@ class TrainingPairs:
         for rows, fraction in zip(self.extra_degraded, self.extra_fractions, strict=False):
             if count := min(int(round(fraction * batch_size)), batch_size - len(chosen)):
                 chosen += [rows[i] for i in rng.integers(0, len(rows), size=count)]
-        return np.array(chosen + [self.degraded[i] for i in rng.integers(0, len(self.degraded), size=batch_size - len(chosen))])
+        rest = self.degraded if self.clear_fraction else range(len(self.rows))
+        return np.array(chosen + [rest[i] for i in rng.integers(0, len(rest), size=batch_size - len(chosen))])
 
     def batch(self, rng: np.random.Generator, batch_size: int, crop: int) -> dict[str, torch.Tensor]:
         """A random batch of aligned crops, flipped and rotated alike; negatives repeat when a scene has few."""

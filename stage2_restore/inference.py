@@ -7,16 +7,26 @@ import math
 import numpy as np
 import torch
 
+from shared.errors import ConfigError
 from stage2_restore.data import DescriptorInputs
 from stage2_restore.network import Restorer
+
+MIN_TILE = 32
+
+
+def check_tiling(tile: int, overlap: int) -> None:
+    """Refuse tilings that leave gaps or divide by zero: tiles of at least MIN_TILE, overlapping by less than half."""
+    if tile < MIN_TILE or not 0 <= overlap < tile // 2:
+        raise ConfigError(f"--tile {tile} --overlap {overlap}: need tile >= {MIN_TILE} and 0 <= overlap < tile/2")
 
 
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
     """(start, size) of the fewest equal tiles, at most `tile` long and overlapping by at least `overlap`, that cover `length`.
 
     Equal, evenly spaced tiles instead of fixed `tile`-sized steps: a 1024 px side takes three
-    368 px tiles, not three 512 px ones, so a 1024² photo costs half the pixels it used to.
+    368 px tiles, not three 512 px ones, so a 1024² photo costs half the pixels of fixed steps.
     """
+    check_tiling(tile, overlap)
     if length <= tile:
         return [(0, length)]
     count = math.ceil((length - overlap) / (tile - overlap))
@@ -26,7 +36,8 @@ def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
 
 
 def _blend_window(height: int, width: int, overlap: int) -> np.ndarray:
-    """Weights rising linearly over `overlap` pixels from each tile edge (never zero)."""
+    """Weights rising linearly over `overlap` pixels from each tile edge (never zero; flat without overlap)."""
+    overlap = max(overlap, 1)
     ramp_y = np.minimum(np.arange(height) + 1, np.arange(height)[::-1] + 1).clip(max=overlap) / overlap
     ramp_x = np.minimum(np.arange(width) + 1, np.arange(width)[::-1] + 1).clip(max=overlap) / overlap
     return np.outer(ramp_y, ramp_x).astype(np.float32)[..., None]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from shared.errors import CacheError, ConfigError, ImageReadError, ImageWriteErr
 from shared.grid import labelled_grid
 from shared.image_io import IMAGE_SUFFIXES, SAVE_FORMATS, load_image, save_image
 from stage2_restore.data import descriptor_inputs
-from stage2_restore.inference import restore_image
+from stage2_restore.inference import check_tiling, restore_image
 from stage2_restore.network import SHIPPED_RESTORER, Restorer
 
 __all__ = ["SHIPPED_RESTORER", "PhotoJob", "PhotoResult", "RestoreOptions", "embed_photos", "plan_jobs", "restore_photos"]
@@ -70,8 +71,7 @@ class RestoreOptions:
             raise ConfigError(f"--sure {self.sure}: must be between 0.5 (always restore in full) and 1")
         if not 0.0 <= self.strength <= 1.0:
             raise ConfigError(f"--strength {self.strength}: must be between 0 and 1")
-        if self.tile < 64 or not 0 <= self.overlap < self.tile // 2:
-            raise ConfigError(f"--tile {self.tile} --overlap {self.overlap}: need tile >= 64 and 0 <= overlap < tile/2")
+        check_tiling(self.tile, self.overlap)
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,8 @@ def plan_jobs(source: str | Path, output: str | Path) -> list[PhotoJob]:
     """Jobs for `restore SOURCE -o OUTPUT`: a file to a file (or into a folder), a folder to a folder.
 
     A folder's photos keep their sub-folders and get PNG outputs (lossless, 16-bit and alpha kept);
-    files already under OUTPUT are never taken as inputs.
+    photos whose names differ only by suffix (a.jpg, a.png) keep it (a.jpg.png, a.png.png), so no
+    output is written twice. When OUTPUT lies inside SOURCE, files already under it are never taken as inputs.
     """
     source, output = Path(source), Path(output)
     if not source.exists():
@@ -117,15 +118,20 @@ def plan_jobs(source: str | Path, output: str | Path) -> list[PhotoJob]:
         return [PhotoJob(source, output)]
     if output.is_file():
         raise ConfigError(f"{output}: is a file; the output of a folder must be a folder")
-    inside = output.resolve()
+    if output.resolve() == source.resolve():
+        raise ConfigError(f"{output}: is the folder of the photos; choose another output folder, e.g. {output / 'restored'}")
+    earlier = output.resolve() if output.resolve().is_relative_to(source.resolve()) else None
     files = sorted(
         p for p in source.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.resolve().is_relative_to(inside)
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not (earlier and p.resolve().is_relative_to(earlier))
         and not p.name.endswith(COMPARE_SUFFIX)
     )  # fmt: skip
     if not files:
         raise ConfigError(f"{source}: no photos here ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    return [PhotoJob(p, output / p.relative_to(source).with_suffix(".png")) for p in files]
+    names = [p.relative_to(source) for p in files]
+    stems = Counter(name.with_suffix("") for name in names)
+    suffixes = [name.suffix + ".png" if stems[name.with_suffix("")] > 1 else ".png" for name in names]
+    return [PhotoJob(p, output / name.with_suffix(suffix)) for p, name, suffix in zip(files, names, suffixes, strict=True)]
 
 
 def embed_photos(
@@ -196,12 +202,14 @@ def restore_photos(
     if pending:
         with tempfile.TemporaryDirectory(prefix="restore-") as work:
             cache = embed_photos([job.source for job in pending], fingerprint, Path(work), options.prompt, str(checkpoint))
-            failures = {failure.id: failure.error for failure in cache.failures()}
-            for index, job in enumerate(pending):
-                results[job] = _restore_one(model, cache, cache_key(photo_image_id(index), PHOTO_CATEGORY), failures, job, options)
-                if on_progress:
-                    on_progress(index + 1, len(pending))
-            cache.close()
+            try:
+                failures = {failure.id: failure.error for failure in cache.failures()}
+                for index, job in enumerate(pending):
+                    results[job] = _restore_one(model, cache, cache_key(photo_image_id(index), PHOTO_CATEGORY), failures, job, options)
+                    if on_progress:
+                        on_progress(index + 1, len(pending))
+            finally:
+                cache.close()
     return [results[job] for job in jobs]
 
 
@@ -217,13 +225,18 @@ def _restore_one(model: Restorer, cache: EmbeddingCache, key: str, failures: dic
     try:
         loaded = load_image(job.source)
         restored = loaded.rgb if applied == 0 else restore_loaded(model, loaded.rgb, record, applied, options.tile, options.overlap)
+        compare = job.output.with_name(job.output.stem + COMPARE_SUFFIX) if options.compare else None
+        if compare and compare.exists() and not options.overwrite:
+            raise ImageWriteError(f"{compare} exists and this run did not write it; move it away or pass --overwrite")
         save_image(job.output, restored, loaded.alpha, loaded.bit_depth)
-        compare = None
-        if options.compare:
-            compare = job.output.with_name(job.output.stem + COMPARE_SUFFIX)
+        if compare:
             save_image(compare, comparison_image(loaded.rgb, restored, record.prompt).astype(np.float32) / 255.0)
     except (ImageReadError, ImageWriteError, OSError) as exc:
         return PhotoResult(job, "failed", record.prompt, confidence, error=str(exc))
+    except (MemoryError, RuntimeError) as exc:  # one photo too large for this machine must not stop the others
+        out_of_memory = isinstance(exc, MemoryError) or "memory" in str(exc).lower()
+        reason = "out of memory; try a smaller --tile" if out_of_memory else f"{type(exc).__name__}: {exc}"
+        return PhotoResult(job, "failed", record.prompt, confidence, error=f"{job.source}: {reason}")
     status = "clear" if keep else "restored"
     return PhotoResult(job, status, record.prompt, confidence, applied, seconds=time.perf_counter() - start, size=loaded.size,
                        compare=compare)  # fmt: skip

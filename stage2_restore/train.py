@@ -362,7 +362,7 @@ def train(
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"loss is {loss.item()} at step {step}; stopped, the last good checkpoint "
-                f"({run / 'checkpoint'}, step {last_good}) is kept; lower --lr and --resume"
+                f"({run / 'checkpoint'}, step {last_good}) is kept; go on from it with a lower --lr: --init-from {run} --out NEW_RUN"
             )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -11,6 +11,7 @@ ENTRY_POINTS = {
     "restore-train": "stage2_restore.cli_train",
     "restore-eval": "stage2_restore.cli_eval",
     "restore": "stage2_restore.cli_restore",
+    "restore-app": "stage2_restore.cli_app",
 }
 
 

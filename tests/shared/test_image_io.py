@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image
 
 from shared.errors import ImageReadError, ImageWriteError
@@ -46,6 +47,21 @@ def test_sixteen_bit_colour_round_trip(tmp_path, suffix):
     assert loaded.bit_depth == 16
     assert np.abs(loaded.rgb - rgb).max() <= 0.5 / 65535 + 1e-7
     assert np.abs(loaded.alpha - alpha).max() <= 0.5 / 65535 + 1e-7
+
+
+@pytest.mark.parametrize("layout", ["planar", "multi-page"])
+def test_sixteen_bit_tiffs_as_cameras_and_scanners_write_them(tmp_path, layout):
+    rgb = np.random.default_rng(1).integers(0, 65536, (9, 7, 3), dtype=np.uint16)
+    path = tmp_path / f"{layout}.tif"
+    if layout == "planar":  # one plane per channel: Pillow alone would read each as 8 bits
+        tifffile.imwrite(path, np.moveaxis(rgb, -1, 0), photometric="rgb", planarconfig="separate")
+    else:  # the photo, then a half-size preview
+        with tifffile.TiffWriter(path) as writer:
+            writer.write(rgb, photometric="rgb")
+            writer.write(rgb[::2, ::2], photometric="rgb")
+    loaded = load_image(path)
+    assert loaded.bit_depth == 16 and loaded.rgb.shape == (9, 7, 3)
+    np.testing.assert_allclose(loaded.rgb, rgb / 65535.0, atol=1e-7)
 
 
 def test_cmyk_jpeg_becomes_rgb(tmp_path):

@@ -72,6 +72,11 @@ def test_upload_restore_compare_and_score_in_chromium(app_url, tmp_path):
         Image.new("RGB", (6000, 5000)).save(huge)  # 30 MP of black: a small file, too many pixels for the app
         page.locator("input[type=file]").first.set_input_files(str(huge))
         page.get_by_text("huge.png is 30 megapixels; the app takes up to 24").wait_for(timeout=30_000)
+        broken = tmp_path / "broken.jpg"
+        broken.write_bytes(b"not a photo")
+        page.locator("input[type=file]").first.set_input_files(str(broken))
+        page.get_by_text("broken.jpg: not an image Pillow can read").wait_for(timeout=30_000)  # its own name, not the app's copy
+        assert "restore-app-" not in page.content()
 
         page.locator("input[type=file]").first.set_input_files(str(degraded))
         page.get_by_text("Detected:").wait_for(timeout=90_000)

@@ -13,6 +13,7 @@ from PIL import Image
 from shared.cache import EmbeddingRecord
 from shared.errors import ConfigError
 from shared.image_io import load_image
+from stage2_restore import photos
 from stage2_restore.network import Restorer, RestorerConfig
 from stage2_restore.photos import (
     SHIPPED_RESTORER,
@@ -49,6 +50,12 @@ def test_plan_jobs_file_folder_and_refusals(tmp_path):
     (tmp_path / "in" / "restored").mkdir()
     write_photo(tmp_path / "in" / "restored" / "a.png")  # an earlier output is never taken as an input
     assert len(plan_jobs(tmp_path / "in", tmp_path / "in" / "restored")) == 2
+    write_photo(tmp_path / "in" / "sub" / "b.jpg")  # same name, another format: both outputs must survive
+    jobs = plan_jobs(tmp_path / "in" / "sub", tmp_path / "out")
+    assert [j.output.relative_to(tmp_path / "out").as_posix() for j in jobs] == ["b.jpg.png", "b.png.png"]
+    assert len(plan_jobs(tmp_path / "in" / "sub", tmp_path / "in")) == 2  # an output folder above the photos hides none of them
+    with pytest.raises(ConfigError, match="choose another output folder"):
+        plan_jobs(tmp_path / "in", tmp_path / "in")
     with pytest.raises(ConfigError, match="no such file"):
         plan_jobs(tmp_path / "missing.jpg", tmp_path / "o.png")
     with pytest.raises(ConfigError, match=r"cannot write \.xyz"):
@@ -108,6 +115,29 @@ def test_folder_run_keeps_formats_survives_a_bad_file_and_resumes(tmp_path, tiny
     again = {r.job.source.name: r.status for r in restore_photos(plan_jobs(src, out), tiny_checkpoint)}
     assert again["broken.png"] == "restored" and again["plain.jpg"] == "exists"
     assert (out / "plain.png").stat().st_mtime_ns == before
+
+
+def test_a_compare_image_it_did_not_write_is_kept_and_one_failing_photo_does_not_stop_the_rest(tmp_path, tiny_checkpoint, monkeypatch):
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_photo(src / "a.png", seed=1)
+    write_photo(src / "c.png", seed=3)
+    out.mkdir()
+    (out / "a.compare.png").write_bytes(b"the user's own file")
+    real_restore = photos.restore_loaded
+
+    def out_of_memory_on_b(model, rgb, record, *args):
+        if rgb.shape[:2] == (40, 56):
+            raise RuntimeError("DefaultCPUAllocator: not enough memory")
+        return real_restore(model, rgb, record, *args)
+
+    write_photo(src / "b.png", 40, 56, seed=2)
+    monkeypatch.setattr(photos, "restore_loaded", out_of_memory_on_b)
+    options = RestoreOptions(compare=True, keep_clear=1.01)
+    results = {r.job.source.name: r for r in restore_photos(plan_jobs(src, out), tiny_checkpoint, options)}
+    assert results["a.png"].status == "failed" and "a.compare.png exists" in results["a.png"].error
+    assert (out / "a.compare.png").read_bytes() == b"the user's own file" and not (out / "a.png").exists()
+    assert results["b.png"].status == "failed" and "out of memory; try a smaller --tile" in results["b.png"].error
+    assert results["c.png"].status == "restored" and (out / "c.png").is_file() and (out / "c.compare.png").is_file()
 
 
 def test_strength_zero_returns_the_input_and_prompt_steers(tmp_path, tiny_checkpoint):
@@ -180,3 +210,14 @@ def test_a_doubtful_degradation_is_restored_only_in_part(tmp_path, tiny_checkpoi
     assert half.applied == pytest.approx(0.2)  # --strength scales what caution leaves
     steered = _restore_one(model, doubtful, "blur/photo", {}, PhotoJob(photo, tmp_path / "s.png"), RestoreOptions(prompt="blur"))
     assert steered.applied == 1.0
+
+
+def test_restore_app_refuses_a_checkpoint_it_could_not_serve_before_starting(tmp_path, tiny_checkpoint):
+    half = tmp_path / "half"
+    half.mkdir()
+    shutil.copy(tiny_checkpoint / "config.json", half / "config.json")
+    refused = run_cli("restore-app", "--checkpoint", str(half))
+    assert refused.returncode == 1 and "no cache.json" in refused.stderr and "Traceback" not in refused.stderr
+    shutil.copy(tiny_checkpoint / "cache.json", half / "cache.json")
+    refused = run_cli("restore-app", "--checkpoint", str(half))
+    assert refused.returncode == 1 and "no model.safetensors" in refused.stderr

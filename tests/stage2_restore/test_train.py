@@ -114,10 +114,10 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_pat
         return (total * float("nan"), parts) if calls["n"] == 3 else (total, parts)
 
     monkeypatch.setattr(losses.RestorationLoss, "forward", poisoned)
-    with pytest.raises(TrainingDiverged, match=r"loss is nan at step 3.*step 2\)"):
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at step 3.*step 2\).*--init-from .*run --out NEW_RUN"):
         train(tiny_train_config(split, cache_dir, tiny_assessor), tmp_path / "run")
     assert describe_run(tmp_path / "run")["step"] == 2
-    Restorer.from_pretrained(tmp_path / "run")
+    Restorer.from_pretrained(tmp_path / "run")  # what the advice's --init-from loads
 
 
 def test_static_descriptor_trains_too(tmp_path, tiny_split, tiny_assessor):
@@ -275,6 +275,10 @@ def test_an_extra_split_is_trained_on_alongside_from_its_own_matching_cache(tmp_
         drawn = [weighted.rows[i] for i in weighted._indices(np.random.default_rng(step), 8)]
         assert sum(r.image_id.endswith("-closeup") and r.category != "clear" for r in drawn) >= 4
         assert sum(r.category == "clear" for r in drawn) >= 2
+    unweighted_clear = TrainingPairs([(rows, main), (read_pairs(pairs_dir(cache_dir, resolve_split(close))), extra)],
+                                     ("clear", "low", "other"), extra_fractions=(0.25,))  # fmt: skip
+    drawn = [unweighted_clear.rows[i] for step in range(40) for i in unweighted_clear._indices(np.random.default_rng(step), 8)]
+    assert sum(r.category == "clear" for r in drawn) > 0  # without a clear fraction, clear rows keep their natural share
     with pytest.raises(ConfigError, match="1 extra fraction.*for 0 extra split"):
         dataclasses.replace(config, extra_splits=(), extra_fractions=(0.5,))
     with pytest.raises(ConfigError, match="together at most 1"):
