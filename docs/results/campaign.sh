@@ -172,3 +172,25 @@ restore-embed families --split "folder:$D/bsds500-train" --photos 12 --report do
 restore-embed gallery -o docs/degradations.png   # then quantised to 256 colours (PIL), like the grids, to stay under 1 MB
 restore-eval "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --checkpoint leg9=runs/leg9 --true-prompts --limit 20 \
     --report docs/results/restorer_weather_val_leg9_true.csv   # after the decision: is the prompter or the restorer the limit?
+
+# Restorer leg 10 (seventh session): leg 9 with the weather split at a third of every batch (the close-ups keep their
+# natural share), on prompter 1's vectors. Rule in MODEL_CARD.md, set before training.
+restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$closeup" --extra-split "$weather" \
+    --extra-fraction 0 --extra-fraction 0.33 --init-from runs/leg9 --width 16 --steps 14000 --batch-size 4 --crop 96 --lr 2e-4 \
+    --clear-fraction 0.25 --checkpoint-every 500 --threads 2 --out runs/leg10
+restore-eval "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --checkpoint leg8=stage2_restore/weights/restorer --checkpoint leg10=runs/leg10 --limit 20 \
+    --report docs/results/restorer_weather_val_leg10.csv --grid docs/results/restorer_weather_val_leg10.png
+restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg10=runs/leg10 --limit 20 --report docs/results/restorer_val_leg10.csv
+restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg10=runs/leg10 --limit 20 --report docs/results/restorer_heldout_val_leg10.csv
+restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint leg10=runs/leg10 --limit 20 \
+    --report docs/results/restorer_closeup_val_leg10.csv
+# Leg 10 passed every pre-set criterion: shipped with prompter 1 (export writes "prompter_locator": "shipped" itself),
+# then the eval block of the shipped pair: composites, the five paired sets, clean_through_restore.py twice,
+# real_noref_grid.py (the block under "Evaluation, once" above), and the app screenshot.
+restore-train export runs/leg10 -o stage2_restore/weights/restorer
+RESTORE_SCREENSHOTS=docs python -m pytest -q tests/stage2_restore/test_app.py
+# Prompter 3 (seventh session): prompter 2's recipe plus the weather split. Rule in MODEL_CARD.md, set before training.
+restore-embed train-prompter --train "$train" --extra-train "$weather" --variants 2 --per-image 10 --val "$val" --heldout-val "$heldout" \
+    --epochs 12 --steps-per-epoch 200 --crops 4 --init-from shared/weights/assessor --lr 1e-3 --out runs/prompter3
+restore-embed eval-prompter --split "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --prompter runs/prompter3 \
+    --report docs/results/prompter3_weather_val.csv
