@@ -190,6 +190,7 @@ restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --c
 restore-train export runs/leg10 -o stage2_restore/weights/restorer
 RESTORE_SCREENSHOTS=docs python -m pytest -q tests/stage2_restore/test_app.py
 # Prompter 3 (seventh session): prompter 2's recipe plus the weather split. Rule in MODEL_CARD.md, set before training.
+# Stopped at epoch 9 of 12 for time (no weights: train-prompter writes the best epoch at the end); rerun it whole.
 restore-embed train-prompter --train "$train" --extra-train "$weather" --variants 2 --per-image 10 --val "$val" --heldout-val "$heldout" \
     --epochs 12 --steps-per-epoch 200 --crops 4 --init-from shared/weights/assessor --lr 1e-3 --out runs/prompter3
 restore-embed eval-prompter --split "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --prompter runs/prompter3 \
