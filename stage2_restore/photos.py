@@ -118,9 +118,10 @@ def plan_jobs(source: str | Path, output: str | Path) -> list[PhotoJob]:
         return [PhotoJob(source, output)]
     if output.is_file():
         raise ConfigError(f"{output}: is a file; the output of a folder must be a folder")
-    if output.resolve() == source.resolve():
+    inside, root = output.resolve(), source.resolve()
+    if inside == root:
         raise ConfigError(f"{output}: is the folder of the photos; choose another output folder, e.g. {output / 'restored'}")
-    earlier = output.resolve() if output.resolve().is_relative_to(source.resolve()) else None
+    earlier = inside if inside.is_relative_to(root) else None
     files = sorted(
         p for p in source.rglob("*")
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not (earlier and p.resolve().is_relative_to(earlier))
