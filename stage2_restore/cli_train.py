@@ -37,6 +37,9 @@ def run(
     extra_fraction: list[float] = typer.Option(
         None, "--extra-fraction", help="Share of each batch from an extra split's degraded pairs (one per --extra-split, in order)"
     ),
+    misdirected_fraction: float = typer.Option(
+        None, "--misdirected-fraction", min=0.0, max=1.0, help="Share of each batch from clear pairs given a degraded version's vector"
+    ),
     data_root: str = typer.Option(None, "--data-root"),
     cache_dir: str = typer.Option(None, "--cache-dir"),
     out: Path = typer.Option(None, "--out", help="Run folder (default runs/<split>-<descriptor>)"),
@@ -53,7 +56,7 @@ def run(
     flags = {"split": split, "cache": cache, "extra_splits": tuple(extra_split) if extra_split else None,
              "steps": steps, "batch_size": batch_size, "crop": crop, "lr": lr, "seed": seed,
              "checkpoint_every": checkpoint_every, "init_from": init_from, "clear_fraction": clear_fraction,
-             "extra_fractions": tuple(extra_fraction) if extra_fraction else None,
+             "extra_fractions": tuple(extra_fraction) if extra_fraction else None, "misdirected_fraction": misdirected_fraction,
              "data_root": data_root, "cache_dir": cache_dir,
              "descriptor": descriptor, "width": width, "contrastive": contrastive}  # fmt: skip
     config, run_dir = plan_run(flags, config_file, out, resume)

@@ -72,6 +72,7 @@ class TrainingPairs:
         negatives: int = 2,
         clear_fraction: float = 0.0,
         extra_fractions: Sequence[float] = (),
+        misdirected_fraction: float = 0.0,
     ):
         """`extra_fractions`: the share of every batch drawn from each source after the first, among its degraded rows."""
         self.rows, self.inputs, self.scene_of, self.missing = [], [], [], 0
@@ -83,13 +84,15 @@ class TrainingPairs:
             self.scene_of += [(source, r.image_id) for r in kept]  # ids are unique within a split only
         self.negatives = negatives
         by_scene = defaultdict(list)
-        for row, scene in zip(self.rows, self.scene_of, strict=True):
+        for index, (row, scene) in enumerate(zip(self.rows, self.scene_of, strict=True)):
             if row.category != CLEAR:
-                by_scene[scene].append(row)
+                by_scene[scene].append(index)
         self.scenes = by_scene
         self.clear = [i for i, row in enumerate(self.rows) if row.category == CLEAR]
         self.degraded = [i for i, row in enumerate(self.rows) if row.category != CLEAR]
         self.clear_fraction = clear_fraction if self.clear and self.degraded else 0.0
+        self.misdirectable = [i for i in self.clear if self.scenes.get(self.scene_of[i])]
+        self.misdirected_fraction = misdirected_fraction if self.misdirectable else 0.0
         source_of = [source for source, _ in self.scene_of]
         self.extra_degraded = [[i for i in self.degraded if source_of[i] == source] for source in range(1, len(sources))]
         self.extra_fractions = [f if rows else 0.0 for f, rows in zip(extra_fractions, self.extra_degraded, strict=False)]
@@ -98,34 +101,43 @@ class TrainingPairs:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def _indices(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
-        """Uniform over rows, or with `clear_fraction` of every batch drawn from clear rows (a clean input must come back as it is)
-        and each `extra_fractions` share from that extra source's degraded rows; the rest from all degraded rows, or from
-        all rows when no clear fraction is set (so clear rows keep their natural share)."""
-        if not self.clear_fraction and not any(self.extra_fractions):
-            return rng.integers(0, len(self.rows), size=batch_size)
+    def _draw(self, rng: np.random.Generator, batch_size: int) -> list[tuple[int, int]]:
+        """(row, row whose vector guides it) for one batch. Uniform over rows, or with `clear_fraction` of every batch drawn
+        from clear rows (a clean input must come back as it is), `misdirected_fraction` from clear rows guided by the vector
+        of a degraded version of the same photo (a wrong prompt must not change a clean photo either), and each
+        `extra_fractions` share from that extra source's degraded rows; the rest from all degraded rows, or from all rows
+        when no clear fraction is set (so clear rows keep their natural share). Every row but the misdirected ones keeps its own vector."""
+        if not self.clear_fraction and not self.misdirected_fraction and not any(self.extra_fractions):
+            return [(int(i), int(i)) for i in rng.integers(0, len(self.rows), size=batch_size)]
         clear_count = int(round(self.clear_fraction * batch_size))
         chosen = [self.clear[i] for i in rng.integers(0, len(self.clear), size=clear_count)]
+        misdirected = []
+        if count := min(int(round(self.misdirected_fraction * batch_size)), batch_size - len(chosen)):
+            for i in rng.integers(0, len(self.misdirectable), size=count):
+                row = self.misdirectable[i]
+                versions = self.scenes[self.scene_of[row]]
+                misdirected.append((row, versions[int(rng.integers(0, len(versions)))]))
         for rows, fraction in zip(self.extra_degraded, self.extra_fractions, strict=False):
-            if count := min(int(round(fraction * batch_size)), batch_size - len(chosen)):
+            if count := min(int(round(fraction * batch_size)), batch_size - len(chosen) - len(misdirected)):
                 chosen += [rows[i] for i in rng.integers(0, len(rows), size=count)]
-        rest = self.degraded if self.clear_fraction else range(len(self.rows))
-        return np.array(chosen + [rest[i] for i in rng.integers(0, len(rest), size=batch_size - len(chosen))])
+        rest = self.degraded if self.clear_fraction or self.misdirected_fraction else range(len(self.rows))
+        chosen += [rest[i] for i in rng.integers(0, len(rest), size=batch_size - len(chosen) - len(misdirected))]
+        return [(int(i), int(i)) for i in chosen] + misdirected
 
     def batch(self, rng: np.random.Generator, batch_size: int, crop: int) -> dict[str, torch.Tensor]:
         """A random batch of aligned crops, flipped and rotated alike; negatives repeat when a scene has few."""
         degraded, clean, negatives, embeddings, classes = [], [], [], [], []
-        for index in self._indices(rng, batch_size):
+        for index, guide in self._draw(rng, batch_size):
             row = self.rows[index]
-            others = [r for r in self.scenes[self.scene_of[index]] if r.category != row.category]
+            others = [self.rows[i] for i in self.scenes[self.scene_of[index]] if self.rows[i].category != row.category]
             chosen = [others[i] for i in rng.integers(0, len(others), size=self.negatives)] if others and self.negatives else []
             stack = [self.pixels.get(row.degraded), self.pixels.get(row.clean)] + [self.pixels.get(r.degraded) for r in chosen]
             stack = _augment(_crop(stack, crop, rng), rng)
             degraded.append(stack[0])
             clean.append(stack[1])
             negatives.append(np.stack(stack[2:]) if chosen else np.zeros((0, *stack[0].shape), np.uint8))
-            embeddings.append(self.inputs[index].embedding)
-            classes.append(self.inputs[index].class_index)
+            embeddings.append(self.inputs[guide].embedding)
+            classes.append(self.inputs[guide].class_index)
 
         def to_tensor(arrays) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(np.stack(arrays))).float().div_(255.0)

@@ -93,6 +93,9 @@ class TrainConfig:
     extra_fractions: tuple[float, ...] = ()
     """Share of every batch drawn from each extra split's degraded pairs, in `extra_splits` order; () draws their rows
     like the others. A small split of a rare degradation otherwise comes up only in proportion to its size."""
+    misdirected_fraction: float = 0.0
+    """Share of every batch drawn from clear pairs guided by the vector of a degraded version of the same photo, so the
+    restorer learns that a wrong prompt (a clean photo called "low light") must not change a clean photo."""
     init_from: str = ""
     """A checkpoint whose weights start this run (fine-tuning); "" = random init."""
     loss: LossConfig = field(default_factory=LossConfig)
@@ -104,9 +107,11 @@ class TrainConfig:
         if self.extra_fractions and len(self.extra_fractions) != len(self.extra_splits):
             counts = f"{len(self.extra_fractions)} extra fraction(s) for {len(self.extra_splits)} extra split(s)"
             raise ConfigError(f"{counts}; give one per --extra-split, in order")
-        if any(f < 0 for f in self.extra_fractions) or self.clear_fraction + sum(self.extra_fractions) > 1.0:
-            shares = f"clear_fraction {self.clear_fraction} and extra_fractions {list(self.extra_fractions)}"
-            raise ConfigError(f"{shares}: each at least 0, together at most 1")
+        shares = (self.clear_fraction, self.misdirected_fraction, *self.extra_fractions)
+        if any(f < 0 for f in shares) or sum(shares) > 1.0:
+            given = (f"clear_fraction {self.clear_fraction}, misdirected_fraction {self.misdirected_fraction} "
+                     f"and extra_fractions {list(self.extra_fractions)}")  # fmt: skip
+            raise ConfigError(f"{given}: each at least 0, together at most 1")
 
     def with_overrides(self, **overrides) -> TrainConfig:
         """This config with the given flags applied; None means "not given".
@@ -315,7 +320,8 @@ def train(
             build = _build_command(split_name, config, fingerprint)
             raise ConfigError(f"{folder}: none of {split_name}'s pairs has a cached vector; rebuild the cache: `{build}`")
         sources.append((rows, cache))
-    data = TrainingPairs(sources, config.restorer.static_classes, config.negatives, config.clear_fraction, config.extra_fractions)
+    data = TrainingPairs(sources, config.restorer.static_classes, config.negatives, config.clear_fraction, config.extra_fractions,
+                         config.misdirected_fraction)  # fmt: skip
 
     torch.manual_seed(config.seed)
     model = Restorer(config.restorer)

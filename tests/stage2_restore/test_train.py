@@ -225,6 +225,33 @@ def test_clear_fraction_puts_identity_pairs_in_every_batch(tiny_split):
     cache.close()
 
 
+def test_misdirected_rows_are_clean_photos_guided_by_a_degraded_version_of_themselves(tiny_split):
+    from shared.cache import EmbeddingCache
+    from shared.splits import resolve_split
+    from stage2_restore.data import TrainingPairs
+    from tests.stage2_restore.conftest import FINGERPRINT
+
+    name, cache_dir, rows = tiny_split
+    cache = EmbeddingCache(cache_dir / resolve_split(name).slug / FINGERPRINT.directory_name)
+    pairs = TrainingPairs([(rows, cache)], ("clear", "low", "other"), negatives=0, clear_fraction=0.25, misdirected_fraction=0.25)
+    vector_of = {(r.image_id, r.category): pairs.inputs[i].embedding for i, r in enumerate(pairs.rows)}
+    for step in range(5):
+        drawn = pairs._draw(np.random.default_rng(step), 8)
+        misdirected = [(pairs.rows[i], pairs.rows[g]) for i, g in drawn if i != g]
+        assert len(misdirected) == 2
+        assert all(row.category == "clear" and guide.category != "clear" and guide.image_id == row.image_id for row, guide in misdirected)
+        assert sum(pairs.rows[i].category == "clear" for i, g in drawn if i == g) >= 2
+        batch = pairs.batch(np.random.default_rng(step), 8, 16)
+        assert bool((batch["degraded"][-2:] == batch["clean"][-2:]).all())  # the input is the clean photo itself
+        for (row, guide), embedding in zip(misdirected, batch["embedding"][-2:], strict=True):
+            assert np.array_equal(embedding.numpy(), vector_of[(guide.image_id, guide.category)])
+            assert not np.array_equal(embedding.numpy(), vector_of[(row.image_id, "clear")])
+    # Without the option the batches are the ones earlier runs drew, so a resumed run sees the same data.
+    plain = TrainingPairs([(rows, cache)], ("clear", "low", "other"), negatives=0, clear_fraction=0.25)
+    assert all(i == g for i, g in plain._draw(np.random.default_rng(0), 8))
+    cache.close()
+
+
 def test_clear_fraction_outside_zero_to_one_is_refused():
     from shared.errors import ConfigError
     from stage2_restore.train import TrainConfig
@@ -272,17 +299,19 @@ def test_an_extra_split_is_trained_on_alongside_from_its_own_matching_cache(tmp_
     weighted = TrainingPairs([(rows, main), (read_pairs(pairs_dir(cache_dir, resolve_split(close))), extra)], ("clear", "low", "other"),
                              clear_fraction=0.25, extra_fractions=(0.5,))  # fmt: skip
     for step in range(5):
-        drawn = [weighted.rows[i] for i in weighted._indices(np.random.default_rng(step), 8)]
+        drawn = [weighted.rows[i] for i, _ in weighted._draw(np.random.default_rng(step), 8)]
         assert sum(r.image_id.endswith("-closeup") and r.category != "clear" for r in drawn) >= 4
         assert sum(r.category == "clear" for r in drawn) >= 2
     unweighted_clear = TrainingPairs([(rows, main), (read_pairs(pairs_dir(cache_dir, resolve_split(close))), extra)],
                                      ("clear", "low", "other"), extra_fractions=(0.25,))  # fmt: skip
-    drawn = [unweighted_clear.rows[i] for step in range(40) for i in unweighted_clear._indices(np.random.default_rng(step), 8)]
+    drawn = [unweighted_clear.rows[i] for step in range(40) for i, _ in unweighted_clear._draw(np.random.default_rng(step), 8)]
     assert sum(r.category == "clear" for r in drawn) > 0  # without a clear fraction, clear rows keep their natural share
     with pytest.raises(ConfigError, match="1 extra fraction.*for 0 extra split"):
         dataclasses.replace(config, extra_splits=(), extra_fractions=(0.5,))
     with pytest.raises(ConfigError, match="together at most 1"):
         dataclasses.replace(config, clear_fraction=0.6, extra_fractions=(0.5,))
+    with pytest.raises(ConfigError, match="misdirected_fraction 0.5 and extra_fractions \\[0.5\\]: each at least 0, together at most 1"):
+        dataclasses.replace(config, clear_fraction=0.25, misdirected_fraction=0.5, extra_fractions=(0.5,))
     twice = TrainingPairs([(rows, main), (rows, main)], ("clear", "low", "other"))  # the same ids in two splits: two scenes each
     assert len(twice.scenes) == 2 * 4 and all(len(scene) == 3 for scene in twice.scenes.values())  # low, haze_rain, snow
     main.close(), extra.close()
