@@ -70,9 +70,11 @@ def run(
             status = f"loss {log.loss:.4f}  lr {log.lr:.2e}  {1 / max(log.seconds, 1e-9):.2f} it/s"
             progress.update(task, completed=log.step, status=status)
 
-        checkpoint = train(config, run_dir, resume=resume, on_step=on_step).checkpoint
+        result = train(config, run_dir, resume=resume, on_step=on_step)
+    for reason in result.unreadable.values():
+        console.print(f"[yellow]skipped[/yellow] {reason}")
     if speaker:
-        console.print(f"checkpoint: {checkpoint}\nlog: {run_dir / 'log.csv'}, curve: {run_dir / 'loss.png'}")
+        console.print(f"checkpoint: {result.checkpoint}\nlog: {run_dir / 'log.csv'}, curve: {run_dir / 'loss.png'}")
 
 
 @app.command()

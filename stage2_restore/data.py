@@ -17,6 +17,7 @@ import torch
 from shared.cache import EmbeddingCache, EmbeddingRecord
 from shared.contract import category_of
 from shared.degrade import CLEAR
+from shared.errors import ImageReadError
 from shared.image_io import load_image
 from shared.pairs import PairRow
 
@@ -37,6 +38,10 @@ class DescriptorInputs:
 
 def descriptor_inputs(record: EmbeddingRecord, classes: Sequence[str]) -> DescriptorInputs:
     return DescriptorInputs(record.embedding.astype(np.float32), static_class_of(record.labels, classes))
+
+
+MAX_REPLACEMENTS = 20
+"""Unreadable rows replaced in a row before a batch gives up: past that the data, not one file, is broken."""
 
 
 class PixelCache:
@@ -97,6 +102,8 @@ class TrainingPairs:
         self.extra_degraded = [[i for i in self.degraded if source_of[i] == source] for source in range(1, len(sources))]
         self.extra_fractions = [f if rows else 0.0 for f, rows in zip(extra_fractions, self.extra_degraded, strict=False)]
         self.pixels = PixelCache()
+        self.unreadable: dict[str, str] = {}
+        """Path -> why it could not be read, for every image skipped so far."""
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -125,13 +132,19 @@ class TrainingPairs:
         return [(int(i), int(i)) for i in chosen] + misdirected
 
     def batch(self, rng: np.random.Generator, batch_size: int, crop: int) -> dict[str, torch.Tensor]:
-        """A random batch of aligned crops, flipped and rotated alike; negatives repeat when a scene has few."""
+        """A random batch of aligned crops, flipped and rotated alike; negatives repeat when a scene has few. A row with an
+        unreadable image is recorded in `unreadable` and replaced by another drawn from the same generator, so a resumed
+        run meets the same replacement instead of stopping at the same step again."""
         degraded, clean, negatives, embeddings, classes = [], [], [], [], []
         for index, guide in self._draw(rng, batch_size):
-            row = self.rows[index]
-            others = [self.rows[i] for i in self.scenes[self.scene_of[index]] if self.rows[i].category != row.category]
-            chosen = [others[i] for i in rng.integers(0, len(others), size=self.negatives)] if others and self.negatives else []
-            stack = [self.pixels.get(row.degraded), self.pixels.get(row.clean)] + [self.pixels.get(r.degraded) for r in chosen]
+            for _ in range(MAX_REPLACEMENTS):
+                try:
+                    stack, chosen = self._read(index, rng)
+                    break
+                except ImageReadError:
+                    index = guide = int(rng.integers(0, len(self.rows)))
+            else:
+                raise ImageReadError(f"{MAX_REPLACEMENTS} unreadable training images in a row, e.g. {next(iter(self.unreadable.values()))}")
             stack = _augment(_crop(stack, crop, rng), rng)
             degraded.append(stack[0])
             clean.append(stack[1])
@@ -151,6 +164,22 @@ class TrainingPairs:
         if self.negatives and all(len(n) for n in negatives):
             batch["negatives"] = to_tensor(negatives).permute(0, 1, 4, 2, 3)
         return batch
+
+    def _read(self, index: int, rng: np.random.Generator) -> tuple[list[np.ndarray], list[PairRow]]:
+        """Row `index`'s degraded and clean images, then `negatives` degraded versions of the same scene."""
+        row = self.rows[index]
+        others = [self.rows[i] for i in self.scenes[self.scene_of[index]] if self.rows[i].category != row.category]
+        chosen = [others[i] for i in rng.integers(0, len(others), size=self.negatives)] if others and self.negatives else []
+        images = []
+        for path in [row.degraded, row.clean] + [r.degraded for r in chosen]:
+            if str(path) in self.unreadable:  # tried once already
+                raise ImageReadError(self.unreadable[str(path)])
+            try:
+                images.append(self.pixels.get(path))
+            except ImageReadError as exc:
+                self.unreadable[str(path)] = str(exc)
+                raise
+        return images, chosen
 
 
 def _crop(images: list[np.ndarray], size: int, rng: np.random.Generator) -> list[np.ndarray]:

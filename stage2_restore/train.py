@@ -164,10 +164,12 @@ def plan_run(
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Where the checkpoint went, and the trained (raw, not EMA) model of this process."""
+    """Where the checkpoint went, the trained (raw, not EMA) model of this process, and the images it had to skip."""
 
     checkpoint: Path
     model: Restorer
+    unreadable: dict[str, str] = field(default_factory=dict)
+    """Path -> why it could not be read; its rows were replaced by others."""
 
 
 @dataclass(frozen=True)
@@ -391,7 +393,7 @@ def train(
     if rank == 0:
         plot_log(log_path)
     _barrier(world)
-    return TrainResult(run / CHECKPOINT_DIR, model)
+    return TrainResult(run / CHECKPOINT_DIR, model, data.unreadable)
 
 
 def plot_log(log_path: Path) -> Path:

@@ -16,7 +16,7 @@ from shared.assessor import SHIPPED_ASSESSOR, weights_hash
 from shared.cache import CacheError, Fingerprint
 from shared.config import save_config
 from shared.contract import SHIPPED_PROMPTER, TRUE_PROMPTS, read_binding, true_prompt_fingerprint, write_binding
-from shared.errors import ConfigError
+from shared.errors import ConfigError, ImageReadError
 from shared.splits import resolve_split
 from stage2_restore import losses
 from stage2_restore.evaluate import checkpoint_model, identity, score_pairs, summarize
@@ -91,6 +91,29 @@ def test_resume_after_a_kill_continues_bit_for_bit(tmp_path, tiny_split, tiny_as
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
     with open(tmp_path / "killed" / "log.csv") as handle:  # step 5, logged before the kill and done again, once
         assert [int(r["step"]) for r in csv.DictReader(handle)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_an_image_that_became_unreadable_is_skipped_and_a_resumed_run_meets_the_same_replacement(tmp_path, tiny_split, tiny_assessor):
+    split, cache_dir, rows = tiny_split
+    config = tiny_train_config(split, cache_dir, tiny_assessor, steps=6)
+    broken = next(r for r in rows if r.category == "low").degraded
+    broken.write_bytes(b"not a png any more")
+    straight = train(config, tmp_path / "straight")
+    assert list(straight.unreadable) == [str(broken)] and straight.unreadable[str(broken)].startswith(f"{broken}: not an image")
+
+    def kill_at_step_5(log):
+        if log.step == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "killed", on_step=kill_at_step_5)
+    train(config, tmp_path / "killed", resume=True)
+    straight_weights, resumed = weights(tmp_path / "straight"), weights(tmp_path / "killed")
+    assert all(torch.equal(straight_weights[k], resumed[k]) for k in straight_weights)
+    for row in rows:  # every image broken: the data, not one file, is the problem, and the error says which file
+        row.degraded.write_bytes(b"")
+    with pytest.raises(ImageReadError, match="unreadable training images in a row, e.g. .*empty file"):
+        train(config, tmp_path / "hopeless")
 
 
 def test_resume_refuses_another_config(tmp_path, tiny_split, tiny_assessor):
