@@ -71,9 +71,9 @@ def run(
             progress.update(task, completed=log.step, status=status)
 
         result = train(config, run_dir, resume=resume, on_step=on_step)
-    for reason in result.unreadable.values():
-        console.print(f"[yellow]skipped[/yellow] {reason}")
     if speaker:
+        for reason in result.unreadable.values():  # those this process met; under torchrun each rank meets its own
+            console.print(f"[yellow]skipped[/yellow] {reason}")
         console.print(f"checkpoint: {result.checkpoint}\nlog: {run_dir / 'log.csv'}, curve: {run_dir / 'loss.png'}")
 
 

@@ -40,8 +40,8 @@ def descriptor_inputs(record: EmbeddingRecord, classes: Sequence[str]) -> Descri
     return DescriptorInputs(record.embedding.astype(np.float32), static_class_of(record.labels, classes))
 
 
-MAX_REPLACEMENTS = 20
-"""Unreadable rows replaced in a row before a batch gives up: past that the data, not one file, is broken."""
+MAX_ATTEMPTS = 20
+"""Rows with an unreadable image drawn in a row before a batch gives up: past that the data, not one file, is broken."""
 
 
 class PixelCache:
@@ -127,7 +127,7 @@ class TrainingPairs:
         for rows, fraction in zip(self.extra_degraded, self.extra_fractions, strict=False):
             if count := min(int(round(fraction * batch_size)), batch_size - len(chosen) - len(misdirected)):
                 chosen += [rows[i] for i in rng.integers(0, len(rows), size=count)]
-        rest = self.degraded if self.clear_fraction or self.misdirected_fraction else range(len(self.rows))
+        rest = self.degraded if self.clear_fraction else range(len(self.rows))
         chosen += [rest[i] for i in rng.integers(0, len(rest), size=batch_size - len(chosen) - len(misdirected))]
         return [(int(i), int(i)) for i in chosen] + misdirected
 
@@ -137,14 +137,15 @@ class TrainingPairs:
         run meets the same replacement instead of stopping at the same step again."""
         degraded, clean, negatives, embeddings, classes = [], [], [], [], []
         for index, guide in self._draw(rng, batch_size):
-            for _ in range(MAX_REPLACEMENTS):
+            for _ in range(MAX_ATTEMPTS):
                 try:
                     stack, chosen = self._read(index, rng)
                     break
-                except ImageReadError:
+                except ImageReadError as exc:
+                    failure = exc
                     index = guide = int(rng.integers(0, len(self.rows)))
             else:
-                raise ImageReadError(f"{MAX_REPLACEMENTS} unreadable training images in a row, e.g. {next(iter(self.unreadable.values()))}")
+                raise ImageReadError(f"{MAX_ATTEMPTS} rows in a row with an unreadable image; the last: {failure}") from None
             stack = _augment(_crop(stack, crop, rng), rng)
             degraded.append(stack[0])
             clean.append(stack[1])

@@ -189,6 +189,22 @@ restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --c
 # real_noref_grid.py (the block under "Evaluation, once" above), and the app screenshot.
 restore-train export runs/leg10 -o stage2_restore/weights/restorer
 RESTORE_SCREENSHOTS=docs python -m pytest -q tests/stage2_restore/test_app.py
+# Restorer leg 11 (eighth session): leg 10 with a fifth of every batch misdirected (clear pairs guided by a degraded
+# version's vector: a wrong prompt must not change a clean photo). Rule in MODEL_CARD.md, set before training.
+restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$closeup" --extra-split "$weather" \
+    --extra-fraction 0 --extra-fraction 0.2 --clear-fraction 0.2 --misdirected-fraction 0.2 --init-from runs/leg10 \
+    --width 16 --steps 10500 --batch-size 5 --crop 96 --lr 2e-4 --checkpoint-every 500 --threads 2 --out runs/leg11
+wrong=(--prompt "low light" --prompt haze --prompt blur --prompt noise --prompt "low light and haze")
+python docs/results/clean_through_restore.py "$D/bsds500-val" --limit 20 "${wrong[@]}" --checkpoint runs/leg10 \
+    --report docs/results/wrong_prompts_val_leg10.csv
+python docs/results/clean_through_restore.py "$D/bsds500-val" --limit 20 "${wrong[@]}" --checkpoint runs/leg11 \
+    --report docs/results/wrong_prompts_val_leg11.csv
+restore-eval "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --checkpoint leg10=runs/leg10 --checkpoint leg11=runs/leg11 --limit 20 \
+    --report docs/results/restorer_weather_val_leg11.csv --grid docs/results/restorer_weather_val_leg11.png
+restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg11=runs/leg11 --limit 20 --report docs/results/restorer_val_leg11.csv
+restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg11=runs/leg11 --limit 20 --report docs/results/restorer_heldout_val_leg11.csv
+restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint leg11=runs/leg11 --limit 20 \
+    --report docs/results/restorer_closeup_val_leg11.csv
 # Prompter 3 (seventh session): prompter 2's recipe plus the weather split. Rule in MODEL_CARD.md, set before training.
 # Stopped at epoch 9 of 12 for time (no weights: train-prompter writes the best epoch at the end); rerun it whole.
 restore-embed train-prompter --train "$train" --extra-train "$weather" --variants 2 --per-image 10 --val "$val" --heldout-val "$heldout" \

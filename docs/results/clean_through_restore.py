@@ -41,27 +41,36 @@ def main() -> None:
     args = parser.parse_args()
     references = {p: p for folder in args.folders for p in image_files(folder)[: args.limit]}
     for folder in args.pairs:  # targets matched to inputs by name as restore-eval's paired: split does
-        references |= {pair.degraded: pair.clean for pair in resolve_split(f"paired:{folder}").ready_pairs() if pair.clean}
+        pairs = [pair for pair in resolve_split(f"paired:{folder}").ready_pairs() if pair.clean][: args.limit]
+        references |= {pair.degraded: pair.clean for pair in pairs}
     caution = {"sure": args.sure} if args.sure is not None else {}
     rows = []
     for prompt in args.prompt or [None]:
-        rows += through_restore(references, args.checkpoint, RestoreOptions(prompt=prompt, keep_clear=args.keep_clear, **caution))
-    for row in rows:
-        print(f"{row[0]:40s} {row[1]:9s} in {row[5]:6.2f} out {row[6]:6.2f} dB  conf {row[3]:.2f} applied {row[4]:.2f}  {row[2]}")
-    clean = [r for r in rows if not np.isfinite(r[5])]  # scored against themselves
-    paired = [r for r in rows if np.isfinite(r[5])]
-    if clean:
-        print(f"{len(clean)} clean photos: {sum(r[6] >= 38 for r in clean)} at >= 38 dB to themselves, "
-              f"min {min(r[6] for r in clean):.2f} dB, mean {np.mean([min(r[6], 60.0) for r in clean]):.2f} dB (capped at 60), "
-              f"{sum(r[1] == 'clear' for r in clean)} returned unchanged")  # fmt: skip
-    if paired:
-        print(f"{len(paired)} pairs: PSNR input {np.mean([r[5] for r in paired]):.2f} dB, output {np.mean([r[6] for r in paired]):.2f} dB; "
-              f"{sum(r[6] < r[5] for r in paired)} made worse, {sum(r[4] < 1 for r in paired)} restored only in part")  # fmt: skip
+        options = RestoreOptions(prompt=prompt, keep_clear=args.keep_clear, **caution)
+        rows += (passed := through_restore(references, args.checkpoint, options))
+        for row in passed:
+            print(f"{row[0]:40s} {row[1]:9s} in {row[5]:6.2f} out {row[6]:6.2f} dB  conf {row[3]:.2f} applied {row[4]:.2f}  {row[2]}")
+        print(summary(passed, "auto prompt" if prompt is None else f"steered {prompt!r}"))
     if args.report:
         with open(args.report, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["photo", "status", "prompt", "confidence", "applied", "psnr_input", "psnr_output"])
             writer.writerows([[r[0], r[1], r[2], f"{r[3]:.3f}", f"{r[4]:.2f}", f"{r[5]:.2f}", f"{r[6]:.2f}"] for r in rows])
+
+
+def summary(rows: list[tuple], how: str) -> str:
+    clean = [r for r in rows if not np.isfinite(r[5])]  # scored against themselves
+    paired = [r for r in rows if np.isfinite(r[5])]
+    lines = []
+    if clean:
+        lines.append(f"{how}: {len(clean)} clean photos, {sum(r[6] >= 38 for r in clean)} at >= 38 dB to themselves, "
+                     f"min {min(r[6] for r in clean):.2f} dB, mean {np.mean([min(r[6], 60.0) for r in clean]):.2f} dB (capped at 60), "
+                     f"{sum(r[1] == 'clear' for r in clean)} returned unchanged")  # fmt: skip
+    if paired:
+        lines.append(f"{how}: {len(paired)} pairs, PSNR input {np.mean([r[5] for r in paired]):.2f} dB, "
+                     f"output {np.mean([r[6] for r in paired]):.2f} dB; {sum(r[6] < r[5] for r in paired)} made worse, "
+                     f"{sum(r[4] < 1 for r in paired)} restored only in part")  # fmt: skip
+    return "\n".join(lines)
 
 
 def through_restore(references: dict[Path, Path], checkpoint: str, options: RestoreOptions) -> list[tuple]:

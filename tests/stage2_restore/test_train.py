@@ -95,8 +95,14 @@ def test_resume_after_a_kill_continues_bit_for_bit(tmp_path, tiny_split, tiny_as
 
 def test_an_image_that_became_unreadable_is_skipped_and_a_resumed_run_meets_the_same_replacement(tmp_path, tiny_split, tiny_assessor):
     split, cache_dir, rows = tiny_split
+    from shared.cache import EmbeddingCache
+    from stage2_restore.data import TrainingPairs
+
     config = tiny_train_config(split, cache_dir, tiny_assessor, steps=6)
-    broken = next(r for r in rows if r.category == "low").degraded
+    cache = EmbeddingCache(cache_dir / resolve_split(split).slug / FINGERPRINT.directory_name)
+    pairs = TrainingPairs([(rows, cache)], config.restorer.static_classes, config.negatives)
+    broken = pairs.rows[pairs._draw(np.random.default_rng([config.seed, config.steps, 0]), config.batch_size)[0][0]].degraded
+    cache.close()  # broken: an image of the last step's first row, so the resumed run meets it too
     broken.write_bytes(b"not a png any more")
     straight = train(config, tmp_path / "straight")
     assert list(straight.unreadable) == [str(broken)] and straight.unreadable[str(broken)].startswith(f"{broken}: not an image")
@@ -107,12 +113,12 @@ def test_an_image_that_became_unreadable_is_skipped_and_a_resumed_run_meets_the_
 
     with pytest.raises(KeyboardInterrupt):
         train(config, tmp_path / "killed", on_step=kill_at_step_5)
-    train(config, tmp_path / "killed", resume=True)
+    assert train(config, tmp_path / "killed", resume=True).unreadable == straight.unreadable  # met again after the resume
     straight_weights, resumed = weights(tmp_path / "straight"), weights(tmp_path / "killed")
     assert all(torch.equal(straight_weights[k], resumed[k]) for k in straight_weights)
     for row in rows:  # every image broken: the data, not one file, is the problem, and the error says which file
         row.degraded.write_bytes(b"")
-    with pytest.raises(ImageReadError, match="unreadable training images in a row, e.g. .*empty file"):
+    with pytest.raises(ImageReadError, match="20 rows in a row with an unreadable image; the last: .*empty file"):
         train(config, tmp_path / "hopeless")
 
 
@@ -266,12 +272,21 @@ def test_misdirected_rows_are_clean_photos_guided_by_a_degraded_version_of_thems
         assert sum(pairs.rows[i].category == "clear" for i, g in drawn if i == g) >= 2
         batch = pairs.batch(np.random.default_rng(step), 8, 16)
         assert bool((batch["degraded"][-2:] == batch["clean"][-2:]).all())  # the input is the clean photo itself
+        guided = [pairs.inputs[g].class_index for i, g in drawn if i != g]
+        assert batch["class_index"][-2:].tolist() == guided
         for (row, guide), embedding in zip(misdirected, batch["embedding"][-2:], strict=True):
             assert np.array_equal(embedding.numpy(), vector_of[(guide.image_id, guide.category)])
             assert not np.array_equal(embedding.numpy(), vector_of[(row.image_id, "clear")])
-    # Without the option the batches are the ones earlier runs drew, so a resumed run sees the same data.
+    # Without the option the batches are the ones runs drew before it existed, so resuming an older run sees the same data.
     plain = TrainingPairs([(rows, cache)], ("clear", "low", "other"), negatives=0, clear_fraction=0.25)
-    assert all(i == g for i, g in plain._draw(np.random.default_rng(0), 8))
+    rng = np.random.default_rng(0)
+    before = [plain.clear[i] for i in rng.integers(0, len(plain.clear), size=2)]
+    before += [plain.degraded[i] for i in rng.integers(0, len(plain.degraded), size=6)]
+    assert plain._draw(np.random.default_rng(0), 8) == [(i, i) for i in before]
+    # Misdirected rows alone: clear photos with their own vector keep their natural share.
+    alone = TrainingPairs([(rows, cache)], ("clear", "low", "other"), negatives=0, misdirected_fraction=0.25)
+    honest = [alone.rows[i].category for step in range(20) for i, g in alone._draw(np.random.default_rng(step), 8) if i == g]
+    assert "clear" in honest
     cache.close()
 
 
