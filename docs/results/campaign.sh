@@ -205,6 +205,15 @@ restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg11=runs/
 restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg11=runs/leg11 --limit 20 --report docs/results/restorer_heldout_val_leg11.csv
 restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint leg11=runs/leg11 --limit 20 \
     --report docs/results/restorer_closeup_val_leg11.csv
+# Leg 11 passed every pre-set criterion: shipped with prompter 1, then the eval block of the shipped pair (as for leg 10)
+# and the app screenshot. After the decision, not part of the rule: strong wrong prompts.
+restore-train export runs/leg11 -o stage2_restore/weights/restorer
+RESTORE_SCREENSHOTS=docs python -m pytest -q tests/stage2_restore/test_app.py
+strong=(--prompt "severe low light" --prompt "dense haze" --prompt "heavy noise" --prompt "strong blur")
+for leg in leg10 leg11; do
+    python docs/results/clean_through_restore.py "$D/bsds500-val" --limit 20 "${strong[@]}" --checkpoint runs/$leg \
+        --report docs/results/strong_wrong_prompts_val_$leg.csv
+done
 # Prompter 3 (seventh session): prompter 2's recipe plus the weather split. Rule in MODEL_CARD.md, set before training.
 # Stopped at epoch 9 of 12 for time (no weights: train-prompter writes the best epoch at the end); rerun it whole.
 restore-embed train-prompter --train "$train" --extra-train "$weather" --variants 2 --per-image 10 --val "$val" --heldout-val "$heldout" \
