@@ -214,6 +214,10 @@ for leg in leg10 leg11; do
     python docs/results/clean_through_restore.py "$D/bsds500-val" --limit 20 "${strong[@]}" --checkpoint runs/$leg \
         --report docs/results/strong_wrong_prompts_val_$leg.csv
 done
+restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg11=runs/leg11 --true-prompts --limit 20 \
+    --report docs/results/restorer_val_leg11_true.csv
+restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg11=runs/leg11 --true-prompts --limit 20 \
+    --report docs/results/restorer_heldout_val_leg11_true.csv
 # Prompter 3 (seventh session): prompter 2's recipe plus the weather split. Rule in MODEL_CARD.md, set before training.
 # Stopped at epoch 9 of 12 for time (no weights: train-prompter writes the best epoch at the end); rerun it whole.
 restore-embed train-prompter --train "$train" --extra-train "$weather" --variants 2 --per-image 10 --val "$val" --heldout-val "$heldout" \
