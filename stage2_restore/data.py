@@ -78,6 +78,7 @@ class TrainingPairs:
         clear_fraction: float = 0.0,
         extra_fractions: Sequence[float] = (),
         misdirected_fraction: float = 0.0,
+        focus: tuple[str, float] = ("", 0.0),
     ):
         """`extra_fractions`: the share of every batch drawn from each source after the first, among its degraded rows."""
         self.rows, self.inputs, self.scene_of, self.missing = [], [], [], 0
@@ -98,6 +99,9 @@ class TrainingPairs:
         self.clear_fraction = clear_fraction if self.clear and self.degraded else 0.0
         self.misdirectable = [i for i in self.clear if self.scenes.get(self.scene_of[i])]
         self.misdirected_fraction = misdirected_fraction if self.misdirectable else 0.0
+        label, fraction = focus
+        self.focused = [i for i in self.degraded if label in self.rows[i].category.split("_")]
+        self.focus_fraction = fraction if self.focused else 0.0
         source_of = [source for source, _ in self.scene_of]
         self.extra_degraded = [[i for i in self.degraded if source_of[i] == source] for source in range(1, len(sources))]
         self.extra_fractions = [f if rows else 0.0 for f, rows in zip(extra_fractions, self.extra_degraded, strict=False)]
@@ -112,9 +116,10 @@ class TrainingPairs:
         """(row, row whose vector guides it) for one batch. Uniform over rows, or with `clear_fraction` of every batch drawn
         from clear rows (a clean input must come back as it is), `misdirected_fraction` from clear rows guided by the vector
         of a degraded version of the same photo (a wrong prompt must not change a clean photo either), and each
-        `extra_fractions` share from that extra source's degraded rows; the rest from all degraded rows, or from all rows
-        when no clear fraction is set (so clear rows keep their natural share). Every row but the misdirected ones keeps its own vector."""
-        if not self.clear_fraction and not self.misdirected_fraction and not any(self.extra_fractions):
+        `extra_fractions` share from that extra source's degraded rows, and the `focus` share from degraded rows of every
+        source whose category has the focus label; the rest from all degraded rows, or from all rows when no clear fraction
+        is set (so clear rows keep their natural share). Every row but the misdirected ones keeps its own vector."""
+        if not self.clear_fraction and not self.misdirected_fraction and not self.focus_fraction and not any(self.extra_fractions):
             return [(int(i), int(i)) for i in rng.integers(0, len(self.rows), size=batch_size)]
         clear_count = int(round(self.clear_fraction * batch_size))
         chosen = [self.clear[i] for i in rng.integers(0, len(self.clear), size=clear_count)]
@@ -124,7 +129,8 @@ class TrainingPairs:
                 row = self.misdirectable[i]
                 versions = self.scenes[self.scene_of[row]]
                 misdirected.append((row, versions[int(rng.integers(0, len(versions)))]))
-        for rows, fraction in zip(self.extra_degraded, self.extra_fractions, strict=False):
+        pools = [*zip(self.extra_degraded, self.extra_fractions, strict=False), (self.focused, self.focus_fraction)]
+        for rows, fraction in pools:
             if count := min(int(round(fraction * batch_size)), batch_size - len(chosen) - len(misdirected)):
                 chosen += [rows[i] for i in rng.integers(0, len(rows), size=count)]
         rest = self.degraded if self.clear_fraction else range(len(self.rows))

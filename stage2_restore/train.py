@@ -41,6 +41,7 @@ from shared.config import config_from_dict, config_to_dict, load_config, save_co
 from shared.contract import (
     BINDING_FILE,
     CHECKPOINT_DIR,
+    LABELS,
     RUN_CONFIG_FILE,
     RUNS_DIR,
     SHIPPED_PROMPTER,
@@ -96,6 +97,10 @@ class TrainConfig:
     misdirected_fraction: float = 0.0
     """Share of every batch drawn from clear pairs guided by the vector of a degraded version of the same photo, so the
     restorer learns that a wrong prompt (a clean photo called "low light") must not change a clean photo."""
+    focus_label: str = ""
+    """A label (low, haze, rain, snow, noise, blur) whose degraded pairs, from every split, get `focus_fraction`."""
+    focus_fraction: float = 0.0
+    """Share of every batch drawn from degraded pairs whose category has `focus_label`: a skill a leg lost is weighted back up."""
     init_from: str = ""
     """A checkpoint whose weights start this run (fine-tuning); "" = random init."""
     loss: LossConfig = field(default_factory=LossConfig)
@@ -107,10 +112,12 @@ class TrainConfig:
         if self.extra_fractions and len(self.extra_fractions) != len(self.extra_splits):
             counts = f"{len(self.extra_fractions)} extra fraction(s) for {len(self.extra_splits)} extra split(s)"
             raise ConfigError(f"{counts}; give one per --extra-split, in order")
-        shares = (self.clear_fraction, self.misdirected_fraction, *self.extra_fractions)
+        if (self.focus_label or self.focus_fraction) and self.focus_label not in LABELS:
+            raise ConfigError(f"focus_label {self.focus_label!r}: unknown; choose one of {', '.join(LABELS)}")
+        shares = (self.clear_fraction, self.misdirected_fraction, self.focus_fraction, *self.extra_fractions)
         if any(f < 0 for f in shares) or sum(shares) > 1.0:
-            given = (f"clear_fraction {self.clear_fraction}, misdirected_fraction {self.misdirected_fraction} "
-                     f"and extra_fractions {list(self.extra_fractions)}")  # fmt: skip
+            given = (f"clear_fraction {self.clear_fraction}, misdirected_fraction {self.misdirected_fraction}, "
+                     f"focus_fraction {self.focus_fraction} and extra_fractions {list(self.extra_fractions)}")  # fmt: skip
             raise ConfigError(f"{given}: each at least 0, together at most 1")
 
     def with_overrides(self, **overrides) -> TrainConfig:
@@ -323,7 +330,7 @@ def train(
             raise ConfigError(f"{folder}: none of {split_name}'s pairs has a cached vector; rebuild the cache: `{build}`")
         sources.append((rows, cache))
     data = TrainingPairs(sources, config.restorer.static_classes, config.negatives, config.clear_fraction, config.extra_fractions,
-                         config.misdirected_fraction)  # fmt: skip
+                         config.misdirected_fraction, (config.focus_label, config.focus_fraction))  # fmt: skip
 
     torch.manual_seed(config.seed)
     model = Restorer(config.restorer)

@@ -290,6 +290,30 @@ def test_misdirected_rows_are_clean_photos_guided_by_a_degraded_version_of_thems
     cache.close()
 
 
+def test_focus_weights_up_the_degraded_pairs_of_one_label_from_every_split(tiny_split):
+    from shared.cache import EmbeddingCache
+    from shared.splits import resolve_split
+    from stage2_restore.data import TrainingPairs
+    from stage2_restore.train import TrainConfig
+    from tests.stage2_restore.conftest import FINGERPRINT
+
+    name, cache_dir, rows = tiny_split  # 4 photos x (clear, low, haze_rain, snow)
+    cache = EmbeddingCache(cache_dir / resolve_split(name).slug / FINGERPRINT.directory_name)
+    pairs = TrainingPairs([(rows, cache)], ("clear", "low", "other"), negatives=0, clear_fraction=0.25, focus=("low", 0.5))
+    assert sorted(pairs.rows[i].category for i in pairs.focused) == ["low"] * 4
+    for step in range(5):
+        drawn = [pairs.rows[i].category for i, _ in pairs._draw(np.random.default_rng(step), 8)]
+        assert drawn.count("low") >= 4 and drawn.count("clear") >= 2
+    unfocused = TrainingPairs([(rows, cache)], ("clear", "low", "other"), negatives=0, clear_fraction=0.25, focus=("low", 0.0))
+    plain = TrainingPairs([(rows, cache)], ("clear", "low", "other"), negatives=0, clear_fraction=0.25)
+    assert unfocused._draw(np.random.default_rng(0), 8) == plain._draw(np.random.default_rng(0), 8)  # no share, no change
+    cache.close()
+    with pytest.raises(ConfigError, match="focus_label 'dark': unknown; choose one of low, haze, rain, snow, noise, blur"):
+        TrainConfig(focus_label="dark", focus_fraction=0.2)
+    with pytest.raises(ConfigError, match="focus_fraction 0.5 and extra_fractions \\[\\]: each at least 0, together at most 1"):
+        TrainConfig(clear_fraction=0.6, focus_label="low", focus_fraction=0.5)
+
+
 def test_clear_fraction_outside_zero_to_one_is_refused():
     from shared.errors import ConfigError
     from stage2_restore.train import TrainConfig
@@ -348,7 +372,7 @@ def test_an_extra_split_is_trained_on_alongside_from_its_own_matching_cache(tmp_
         dataclasses.replace(config, extra_splits=(), extra_fractions=(0.5,))
     with pytest.raises(ConfigError, match="together at most 1"):
         dataclasses.replace(config, clear_fraction=0.6, extra_fractions=(0.5,))
-    with pytest.raises(ConfigError, match="misdirected_fraction 0.5 and extra_fractions \\[0.5\\]: each at least 0, together at most 1"):
+    with pytest.raises(ConfigError, match=r"misdirected_fraction 0.5, focus_fraction 0.0 and extra_fractions \[0.5\]: each at least 0"):
         dataclasses.replace(config, clear_fraction=0.25, misdirected_fraction=0.5, extra_fractions=(0.5,))
     twice = TrainingPairs([(rows, main), (rows, main)], ("clear", "low", "other"))  # the same ids in two splits: two scenes each
     assert len(twice.scenes) == 2 * 4 and all(len(scene) == 3 for scene in twice.scenes.values())  # low, haze_rain, snow
