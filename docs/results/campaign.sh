@@ -218,6 +218,17 @@ restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg11=runs/
     --report docs/results/restorer_val_leg11_true.csv
 restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg11=runs/leg11 --true-prompts --limit 20 \
     --report docs/results/restorer_heldout_val_leg11_true.csv
+# Probe for leg 12 (eighth session, not a ship candidate: this session's weights were committed): leg 11 with a fifth of
+# every batch from low-light pairs (--focus-label low), 4,000 steps, to see whether the lift comes back with the doubt kept.
+restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$closeup" --extra-split "$weather" \
+    --extra-fraction 0 --extra-fraction 0.2 --clear-fraction 0.2 --misdirected-fraction 0.2 --focus-label low --focus-fraction 0.2 \
+    --init-from runs/leg11 --width 16 --steps 4000 --batch-size 5 --crop 96 --lr 1e-4 --checkpoint-every 500 --threads 2 --out runs/probe12
+python docs/results/clean_through_restore.py "$D/bsds500-val" --limit 20 "${wrong[@]}" --checkpoint runs/probe12 \
+    --report docs/results/wrong_prompts_val_probe12.csv
+restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint probe12=runs/probe12 --limit 20 --report docs/results/restorer_heldout_val_probe12.csv
+restore-eval "$val" --seed 1 --categories "$categories" --checkpoint probe12=runs/probe12 --limit 20 --report docs/results/restorer_val_probe12.csv
+restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint probe12=runs/probe12 --limit 20 \
+    --report docs/results/restorer_closeup_val_probe12.csv
 # Prompter 3 (seventh session): prompter 2's recipe plus the weather split. Rule in MODEL_CARD.md, set before training.
 # Stopped at epoch 9 of 12 for time (no weights: train-prompter writes the best epoch at the end); rerun it whole.
 restore-embed train-prompter --train "$train" --extra-train "$weather" --variants 2 --per-image 10 --val "$val" --heldout-val "$heldout" \
