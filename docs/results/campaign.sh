@@ -9,6 +9,20 @@ train="folder:$D/bsds500-train,$D/urban100,$D/sunhays80,$D/dpst,$D/imagenet,$D/t
 val="folder:$D/bsds500-val"          # in-distribution validation (training families, seed 1)
 heldout="heldout:$D/bsds500-val"     # leave-one-family-out validation (held-out families, seed 3)
 categories=$(python -c "from stage1_embed.labels import PROMPTER_CATEGORIES as c; print(','.join(c))")
+
+validate_restorer() {  # run NAME (runs/NAME) on the three validation sets every leg since leg 9 is judged on
+    restore-eval "$val" --seed 1 --categories "$categories" --checkpoint "$1=runs/$1" --limit 20 --report "docs/results/restorer_val_$1.csv"
+    restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint "$1=runs/$1" --limit 20 \
+        --report "docs/results/restorer_heldout_val_$1.csv"
+    restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint "$1=runs/$1" --limit 20 \
+        --report "docs/results/restorer_closeup_val_$1.csv"
+}
+true_prompts() {  # run NAME with the prompts worded from the true labels: what the prompter's mistakes cost it
+    restore-eval "$val" --seed 1 --categories "$categories" --checkpoint "$1=runs/$1" --true-prompts --limit 20 \
+        --report "docs/results/restorer_val_${1}_true.csv"
+    restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint "$1=runs/$1" --true-prompts --limit 20 \
+        --report "docs/results/restorer_heldout_val_${1}_true.csv"
+}
 # `--init-from stage2_restore/weights/restorer` below means the restorer shipped at that point, not today's:
 # leg 4 starts from a04e29f's, leg 5 from 32680d5's (leg 4), legs 6 and 8 from de27fae's (leg 5). Restore the one a
 # leg needs with `git checkout COMMIT -- stage2_restore/weights/restorer` (and back with `git checkout HEAD --`).
@@ -142,8 +156,7 @@ restore-train export runs/leg8 -o stage2_restore/weights/restorer   # then set "
 RESTORE_SCREENSHOTS=docs python -m pytest -q tests/stage2_restore/test_app.py
 # After the decision, on validation: the caution default re-checked for leg 8, and the prompter's cost.
 python docs/results/caution_sweep.py --checkpoint stage2_restore/weights/restorer --limit 10 --report docs/results/caution_sweep_leg8.csv
-restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg8=runs/leg8 --true-prompts --limit 20 --report docs/results/restorer_val_leg8_true.csv
-restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg8=runs/leg8 --true-prompts --limit 20 --report docs/results/restorer_heldout_val_leg8_true.csv
+true_prompts leg8
 
 # Restorer leg 9 (sixth session): leg 8 plus rain and snow as a camera records them (`rain: fine`, `snow: bokeh`,
 # the `weather:` split), all on prompter 1's vectors. Started with --steps 20000 and, for time, resumed at its
@@ -160,10 +173,7 @@ restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$cl
     --checkpoint-every 500 --threads 2 --out runs/leg9
 restore-eval "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --checkpoint leg8=stage2_restore/weights/restorer --checkpoint leg9=runs/leg9 --limit 20 \
     --report docs/results/restorer_weather_val_leg9.csv --grid docs/results/restorer_weather_val_leg9.png
-restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg9=runs/leg9 --limit 20 --report docs/results/restorer_val_leg9.csv
-restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg9=runs/leg9 --limit 20 --report docs/results/restorer_heldout_val_leg9.csv
-restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint leg9=runs/leg9 --limit 20 \
-    --report docs/results/restorer_closeup_val_leg9.csv
+validate_restorer leg9
 # Leg 9 missed its first criterion (+0.28 dB on the weather validation, +0.5 required): not shipped. The prompter on the
 # new families, and the survey table with them:
 restore-embed eval-prompter --split "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --prompter shared/weights/assessor \
@@ -180,10 +190,7 @@ restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$cl
     --clear-fraction 0.25 --checkpoint-every 500 --threads 2 --out runs/leg10
 restore-eval "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --checkpoint leg8=stage2_restore/weights/restorer --checkpoint leg10=runs/leg10 --limit 20 \
     --report docs/results/restorer_weather_val_leg10.csv --grid docs/results/restorer_weather_val_leg10.png
-restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg10=runs/leg10 --limit 20 --report docs/results/restorer_val_leg10.csv
-restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg10=runs/leg10 --limit 20 --report docs/results/restorer_heldout_val_leg10.csv
-restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint leg10=runs/leg10 --limit 20 \
-    --report docs/results/restorer_closeup_val_leg10.csv
+validate_restorer leg10
 # Leg 10 passed every pre-set criterion: shipped with prompter 1 (export writes "prompter_locator": "shipped" itself),
 # then the eval block of the shipped pair: composites, the five paired sets, clean_through_restore.py twice,
 # real_noref_grid.py (the block under "Evaluation, once" above), and the app screenshot.
@@ -195,16 +202,13 @@ restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$cl
     --extra-fraction 0 --extra-fraction 0.2 --clear-fraction 0.2 --misdirected-fraction 0.2 --init-from runs/leg10 \
     --width 16 --steps 10500 --batch-size 5 --crop 96 --lr 2e-4 --checkpoint-every 500 --threads 2 --out runs/leg11
 wrong=(--prompt "low light" --prompt haze --prompt blur --prompt noise --prompt "low light and haze")
-python docs/results/clean_through_restore.py "$D/bsds500-val" --limit 20 "${wrong[@]}" --checkpoint runs/leg10 \
-    --report docs/results/wrong_prompts_val_leg10.csv
-python docs/results/clean_through_restore.py "$D/bsds500-val" --limit 20 "${wrong[@]}" --checkpoint runs/leg11 \
-    --report docs/results/wrong_prompts_val_leg11.csv
+for leg in leg10 leg11; do
+    python docs/results/clean_through_restore.py "$D/bsds500-val" --limit 20 "${wrong[@]}" --checkpoint runs/$leg \
+        --report docs/results/wrong_prompts_val_$leg.csv
+done
 restore-eval "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --checkpoint leg10=runs/leg10 --checkpoint leg11=runs/leg11 --limit 20 \
     --report docs/results/restorer_weather_val_leg11.csv --grid docs/results/restorer_weather_val_leg11.png
-restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg11=runs/leg11 --limit 20 --report docs/results/restorer_val_leg11.csv
-restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg11=runs/leg11 --limit 20 --report docs/results/restorer_heldout_val_leg11.csv
-restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint leg11=runs/leg11 --limit 20 \
-    --report docs/results/restorer_closeup_val_leg11.csv
+validate_restorer leg11
 # Leg 11 passed every pre-set criterion: shipped with prompter 1, then the eval block of the shipped pair (as for leg 10)
 # and the app screenshot. After the decision, not part of the rule: strong wrong prompts.
 restore-train export runs/leg11 -o stage2_restore/weights/restorer
@@ -214,10 +218,7 @@ for leg in leg10 leg11; do
     python docs/results/clean_through_restore.py "$D/bsds500-val" --limit 20 "${strong[@]}" --checkpoint runs/$leg \
         --report docs/results/strong_wrong_prompts_val_$leg.csv
 done
-restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg11=runs/leg11 --true-prompts --limit 20 \
-    --report docs/results/restorer_val_leg11_true.csv
-restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint leg11=runs/leg11 --true-prompts --limit 20 \
-    --report docs/results/restorer_heldout_val_leg11_true.csv
+true_prompts leg11
 # Probe for leg 12 (eighth session, not a ship candidate: this session's weights were committed): leg 11 with a fifth of
 # every batch from low-light pairs (--focus-label low), 4,000 steps, to see whether the lift comes back with the doubt kept.
 restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$closeup" --extra-split "$weather" \
@@ -225,10 +226,7 @@ restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$cl
     --init-from runs/leg11 --width 16 --steps 4000 --batch-size 5 --crop 96 --lr 1e-4 --checkpoint-every 500 --threads 2 --out runs/probe12
 python docs/results/clean_through_restore.py "$D/bsds500-val" --limit 20 "${wrong[@]}" --checkpoint runs/probe12 \
     --report docs/results/wrong_prompts_val_probe12.csv
-restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint probe12=runs/probe12 --limit 20 --report docs/results/restorer_heldout_val_probe12.csv
-restore-eval "$val" --seed 1 --categories "$categories" --checkpoint probe12=runs/probe12 --limit 20 --report docs/results/restorer_val_probe12.csv
-restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint probe12=runs/probe12 --limit 20 \
-    --report docs/results/restorer_closeup_val_probe12.csv
+validate_restorer probe12
 # Prompter 3 (seventh session): prompter 2's recipe plus the weather split. Rule in MODEL_CARD.md, set before training.
 # Stopped at epoch 9 of 12 for time (no weights: train-prompter writes the best epoch at the end); rerun it whole.
 restore-embed train-prompter --train "$train" --extra-train "$weather" --variants 2 --per-image 10 --val "$val" --heldout-val "$heldout" \
