@@ -224,11 +224,11 @@ def _restore_one(model: Restorer, cache: EmbeddingCache, key: str, failures: dic
     share = 1.0 if options.prompt is not None else restoration_share(record, options.keep_clear, options.sure)
     applied = share * options.strength
     try:
+        compare = job.output.with_name(job.output.stem + COMPARE_SUFFIX) if options.compare else None
+        if compare and compare.exists() and not options.overwrite:  # refused before the photo is read and restored for nothing
+            raise ImageWriteError(f"{compare} exists; kept (move it away, or pass --overwrite to replace it)")
         loaded = load_image(job.source)
         restored = loaded.rgb if applied == 0 else restore_loaded(model, loaded.rgb, record, applied, options.tile, options.overlap)
-        compare = job.output.with_name(job.output.stem + COMPARE_SUFFIX) if options.compare else None
-        if compare and compare.exists() and not options.overwrite:
-            raise ImageWriteError(f"{compare} exists; kept (move it away, or pass --overwrite to replace it)")
         save_image(job.output, restored, loaded.alpha, loaded.bit_depth)
         if compare:
             save_image(compare, comparison_image(loaded.rgb, restored, record.prompt).astype(np.float32) / 255.0)
