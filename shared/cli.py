@@ -11,7 +11,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from shared.degrade import FAMILY_SETS
 from shared.errors import RestoreError
+
+FAMILIES_HELP = f"Generator families: the split's own (default), or one of {', '.join(FAMILY_SETS)}"
 
 console = Console(stderr=False)
 error_console = Console(stderr=True)

@@ -15,6 +15,8 @@
   records it (shared.degrade.families FAMILY_SETS["weather"]: fine rain, out-of-focus snow),
   the other degradations as in training: a split of its own, since adding families to the
   training set would change every composite of the splits built with it.
+- underexposed:PATH[,PATH...]: the same, with low light only as base-ISO underexposure (dark and
+  nearly noise-free, FAMILY_SETS["underexposed"]); the other degradations as in training.
 - paired:PATH: PATH/input/ and PATH/target/, real or foreign pairs (LOL, PolyU, ...); the category is the folder's name.
 """
 
@@ -200,11 +202,12 @@ def _heldout(path: str) -> Split:
     return Split(f"heldout:{path}", _slug("heldout", [folder]), 3, clean_photos=lambda: _photos_in(folder), family_set="heldout")
 
 
-def _weather(path: str) -> Split:
-    folders = [_clean_folder(p, "weather") for p in path.split(",") if p]
-    _only_clean(folders, f"weather:{path}")
+def _family_split(kind: str, path: str, seed: int) -> Split:
+    """The clean photos of the folders degraded with the family set named `kind` (weather, underexposed)."""
+    folders = [_clean_folder(p, kind) for p in path.split(",") if p]
+    _only_clean(folders, f"{kind}:{path}")
     # Its own seed: the training split's, with the same photo ids, would repeat its darkness and haze.
-    return Split(f"weather:{path}", _slug("weather", folders), 4, clean_photos=_folders(path).clean_photos, family_set="weather")
+    return Split(f"{kind}:{path}", _slug(kind, folders), seed, clean_photos=_folders(path).clean_photos, family_set=kind)
 
 
 CLOSE_UP_SIDE = 512
@@ -252,7 +255,7 @@ def _paired(path: str) -> Split:
 
 
 SPLIT_NAMES = ("lsdir-train", "lsdir-val", "cdd11", "cdd11-train", "demo", "folder:PATH[,PATH...]", "heldout:PATH",
-               "closeup:PATH[,PATH...]", "weather:PATH[,PATH...]", "paired:PATH")  # fmt: skip
+               "closeup:PATH[,PATH...]", "weather:PATH[,PATH...]", "underexposed:PATH[,PATH...]", "paired:PATH")  # fmt: skip
 
 
 def resolve_split(name: str, data_root: str | Path | None = None) -> Split:
@@ -268,7 +271,9 @@ def resolve_split(name: str, data_root: str | Path | None = None) -> Split:
     if name.startswith("closeup:"):
         return _close_ups(name.removeprefix("closeup:"))
     if name.startswith("weather:"):
-        return _weather(name.removeprefix("weather:"))
+        return _family_split("weather", name.removeprefix("weather:"), 4)
+    if name.startswith("underexposed:"):
+        return _family_split("underexposed", name.removeprefix("underexposed:"), 5)
     if name.startswith("paired:"):
         return _paired(name.removeprefix("paired:"))
     if name in ("lsdir-train", "lsdir-val"):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from shared.cli import build_split_pairs, console, error_console, progress_bar, run_app
+from shared.cli import FAMILIES_HELP, build_split_pairs, console, error_console, progress_bar, run_app
 
 app = typer.Typer(help="Stage one: degraded/clean pairs and their embeddings.", no_args_is_help=True, add_completion=False)
 
@@ -26,7 +26,7 @@ def pairs(
     per_image: int = typer.Option(None, "--per-image", help="Categories drawn per photo (default: all)"),
     max_side: int = typer.Option(None, "--max-side", help="Downscale larger photos (default 512); 0 keeps full size"),
     variants: int = typer.Option(None, "--variants", min=1, help="Independent composites per (photo, category) (default 1)"),
-    families: str = typer.Option(None, "--families", help="Generator families: train (default), heldout, all or classic"),
+    families: str = typer.Option(None, "--families", help=FAMILIES_HELP),
 ) -> None:
     """Synthesize a split's degraded/clean pairs once, under CACHE_DIR/<split>/pairs/."""
     build_split_pairs(split, data_root, cache_dir, seed=seed, categories=categories, per_image=per_image, max_side=max_side,

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from shared.cli import build_split_pairs, console, error_console, progress_bar, run_app
+from shared.cli import FAMILIES_HELP, build_split_pairs, console, error_console, progress_bar, run_app
 from stage2_restore.evaluate import (
     checkpoint_model,
     contenders,
@@ -38,7 +38,7 @@ def evaluate(
     seed: int = typer.Option(None, "--seed", help="Synthesis seed for splits built from clean photos"),
     max_side: int = typer.Option(None, "--max-side", help="Downscale larger photos when synthesizing (default 512); 0 keeps full size"),
     categories: str = typer.Option(None, "--categories", help="Comma-separated categories to synthesize (default: CDD-11's 11)"),
-    families: str = typer.Option(None, "--families", help="Generator families: train (default), heldout, all or classic"),
+    families: str = typer.Option(None, "--families", help=FAMILIES_HELP),
     true_prompts: bool = typer.Option(
         False, "--true-prompts", help="Also score each checkpoint with prompts worded from the true labels (NAME+true): the prompter's cost"
     ),

@@ -8,21 +8,23 @@ first release's kinds with this release's ranges). `weather` is weather as a cam
 (fine rain, out-of-focus snow), the other degradations as in `train`. `train` leaves those two
 out: a family added to a set changes every composite a split of that set draws, and the splits
 our recorded numbers were measured on must rebuild the same. Training reaches them through the
-`weather:` split.
+`weather:` split. `underexposed` is the training set with low light only as base-ISO
+underexposure (dark and nearly noise-free), kept out of `train` and reached through the
+`underexposed:` split for the same reason.
 """
 
 from __future__ import annotations
 
 from shared.degrade.blur import DefocusBlur, GaussianBlur, JpegCompression, MotionBlur, ShakeBlur
 from shared.degrade.haze import PatchyHaze, RandomDepthHaze, ScatteringHaze
-from shared.degrade.lowlight import CameraLowLight, CurveLowLight, LimeLowLight
+from shared.degrade.lowlight import CameraLowLight, CurveLowLight, LimeLowLight, UnderexposedLowLight
 from shared.degrade.noise import CameraNoise, GaussianNoise, PoissonNoise
 from shared.degrade.rain import DropRain, FineRain, HeavyRain, SoftRain, StreakRain
 from shared.degrade.snow import BokehSnow, DenseSnow, FlakeSnow, StreakSnow
 from shared.errors import ConfigError
 
 FAMILIES: dict[str, dict[str, type]] = {
-    "low": {"lime": LimeLowLight, "curve": CurveLowLight, "camera": CameraLowLight},
+    "low": {"lime": LimeLowLight, "curve": CurveLowLight, "camera": CameraLowLight, "underexposed": UnderexposedLowLight},
     "haze": {"scattering": ScatteringHaze, "random_depth": RandomDepthHaze, "patchy": PatchyHaze},
     "rain": {"streaks": StreakRain, "heavy": HeavyRain, "drops": DropRain, "soft": SoftRain, "fine": FineRain},
     "snow": {"flakes": FlakeSnow, "streaks": StreakSnow, "dense": DenseSnow, "bokeh": BokehSnow},
@@ -37,16 +39,21 @@ HELD_OUT: dict[str, str] = {"low": "curve", "haze": "random_depth", "rain": "sof
 CAMERA_WEATHER: dict[str, tuple[str, ...]] = {"rain": ("fine",), "snow": ("bokeh",)}
 """The families of the `weather` set, kept out of `train` (see above)."""
 
-CAPTURE_FAMILIES = frozenset({("low", "camera")})
+UNDEREXPOSED: dict[str, tuple[str, ...]] = {"low": ("underexposed",)}
+"""The family of the `underexposed` set, kept out of `train` (see above)."""
+
+CAPTURE_FAMILIES = frozenset({("low", "camera"), ("low", "underexposed")})
 """Families that re-photograph the scene (raw noise, ISP): applied with the camera, after blur, not with the weather."""
 
-_TRAINING = {c: tuple(n for n in names if n != HELD_OUT.get(c) and n not in CAMERA_WEATHER.get(c, ())) for c, names in FAMILIES.items()}
+_KEPT_OUT = {c: (HELD_OUT.get(c), *CAMERA_WEATHER.get(c, ()), *UNDEREXPOSED.get(c, ())) for c in FAMILIES}
+_TRAINING = {c: tuple(n for n in names if n not in _KEPT_OUT[c]) for c, names in FAMILIES.items()}
 
 FAMILY_SETS: dict[str, dict[str, tuple[str, ...]]] = {
     "train": _TRAINING,
     "heldout": {c: (HELD_OUT[c],) if c in HELD_OUT else tuple(names) for c, names in FAMILIES.items()},
     "all": {c: tuple(names) for c, names in FAMILIES.items()},
     "weather": {**_TRAINING, **CAMERA_WEATHER},
+    "underexposed": {**_TRAINING, **UNDEREXPOSED},
     "classic": {"low": ("lime",), "haze": ("scattering",), "rain": ("streaks",), "snow": ("flakes",),
                 "blur": ("defocus", "motion"), "noise": ("gaussian", "poisson"), "jpeg": ("jpeg",)},
 }  # fmt: skip

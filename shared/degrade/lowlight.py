@@ -9,6 +9,10 @@
   shared.degrade.camera): exposure cut in linear raw, shot and read noise at high ISO, bilinear
   demosaic, a wrong white balance (colour cast), partial digital gain, tone curve, and JPEG.
   Noise here is signal-dependent, correlated and coloured, as in real night shots (LOL).
+- `underexposed`: the same camera at base ISO, exposed for far too little light: no gain to hide,
+  so the frame stays dark and nearly clean, from a few percent of the light to a third. The
+  other two families always leave visible noise, and a restorer trained on them alone learns
+  "dark and noisy" rather than "dark" as the cue to lift (MODEL_CARD: leg 12).
 Each records a `severity` in [0, 1]: how dark the result is, normalised over its own ranges.
 """
 
@@ -113,6 +117,29 @@ class CameraLowLight:
             white_balance_error=tuple(params["white_balance_error"]),
             digital_gain=params["digital_gain"],
         )
+        dark = self._reduce_noise(dark, params, rng)
         if params["jpeg_quality"] is not None:
             dark = jpeg_round_trip(dark, params["jpeg_quality"])
         return np.clip(dark, 0.0, 1.0).astype(np.float32), params
+
+    def _reduce_noise(self, image: np.ndarray, params: dict, rng: np.random.Generator) -> np.ndarray:
+        """The ISP's noise reduction before JPEG: none here, so the sensor's grain stays."""
+        return image
+
+
+@dataclass(frozen=True)
+class UnderexposedLowLight(CameraLowLight):
+    """CameraLowLight at base ISO with a phone's noise reduction: darker frames (down to 2 % of the light), a tenth of
+    the shot noise, little gain, and what grain is left smoothed away (self-guided filter, as ISPs do before JPEG)."""
+
+    brightness: tuple[float, float] = (0.02, 0.3)
+    digital_gain: tuple[float, float] = (1.0, 1.5)
+    shot_noise: tuple[float, float] = (0.0001, 0.001)
+    white_balance_error: tuple[float, float] = (0.9, 1.1)
+    noise_reduction: tuple[float, float] = (3e-4, 3e-3)
+    """The guided filter's eps (log-uniform): local variance below it is smoothed as noise."""
+
+    def _reduce_noise(self, image: np.ndarray, params: dict, rng: np.random.Generator) -> np.ndarray:
+        eps = float(np.exp(rng.uniform(np.log(self.noise_reduction[0]), np.log(self.noise_reduction[1]))))
+        params["noise_reduction"] = eps
+        return np.stack([guided_filter(image[..., c], image[..., c], 2, eps) for c in range(3)], axis=-1)

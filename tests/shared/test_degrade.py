@@ -63,7 +63,7 @@ def test_odd_and_tiny_sizes(shape, category):
     assert degraded.shape == image.shape and np.isfinite(degraded).all()
 
 
-@pytest.mark.parametrize("family", ["lime", "curve", "camera"])
+@pytest.mark.parametrize("family", ["lime", "curve", "camera", "underexposed"])
 def test_low_light_darkens(photo, family):
     degraded, params = DegradationModel(low=(family,)).degrade(photo, "low", "a", seed=0)
     assert degraded.mean() < 0.6 * photo.mean()
@@ -155,6 +155,7 @@ from pathlib import Path  # noqa: E402
 
 from shared.degrade import FAMILIES, FAMILY_SETS, HELD_OUT  # noqa: E402
 from shared.degrade.camera import srgb_to_linear  # noqa: E402
+from shared.degrade.lowlight import CameraLowLight, UnderexposedLowLight  # noqa: E402
 from shared.degrade.noise import CameraNoise  # noqa: E402
 
 
@@ -255,7 +256,7 @@ def test_the_manifest_records_family_and_order_and_the_camera_comes_last(scene):
         assert order[-2:] == ["noise", "jpeg"] and order.index("blur") > max(order.index(c) for c in ("rain", "snow", "haze"))
         for component in order:
             assert params[component]["family"] in FAMILIES[component]
-        if params["low"]["family"] == "camera":
+        if params["low"]["family"] in ("camera", "underexposed"):
             assert order.index("low") == order.index("blur") + 1
     orders = {tuple(model.degrade(scene, "haze_rain_snow", "o", seed=1, variant=v)[1]["order"]) for v in range(12)}
     assert len(orders) > 2  # the weather stacks in more than one order
@@ -271,8 +272,21 @@ def test_training_never_uses_a_held_out_family_and_validation_uses_only_those():
 def test_an_unknown_family_lists_the_choices():
     with pytest.raises(ConfigError, match="unknown rain family 'hail'; choose one of streaks, heavy, drops, soft, fine$"):
         DegradationModel(rain=("hail",))
-    with pytest.raises(ConfigError, match="unknown family set 'real'; choose one of train, heldout, all, weather, classic"):
+    with pytest.raises(ConfigError, match="unknown family set 'real'; choose one of train, heldout, all, weather, underexposed, classic"):
         DegradationModel.from_family_set("real")
+
+
+def test_underexposure_at_base_iso_is_as_dark_as_a_night_shot_with_a_tenth_of_its_noise():
+    """The cue `underexposed` teaches: darkness alone, without the grain of the other low-light families."""
+    flat = np.full((96, 96, 3), 0.5, np.float32)
+    camera, underexposed = CameraLowLight(jpeg_probability=0.0), UnderexposedLowLight(jpeg_probability=0.0)
+    means, grains = {}, {}
+    for name, family in (("camera", camera), ("underexposed", underexposed)):
+        dark = [family(flat, np.random.default_rng(seed))[0] for seed in range(8)]
+        means[name] = np.mean([d.mean() for d in dark])
+        grains[name] = np.mean([(d - d.mean(axis=(0, 1)))[8:-8, 8:-8].std() / max(d.mean(), 1e-3) for d in dark])
+    assert means["underexposed"] < 0.5 * 0.5 and means["underexposed"] < 1.2 * means["camera"]
+    assert grains["underexposed"] < 0.3 * grains["camera"], grains
 
 
 def test_camera_noise_grows_with_the_signal_as_a_sensors_does():

@@ -232,6 +232,19 @@ def test_the_weather_split_draws_rain_and_snow_from_the_camera_weather_families_
                                     "jpeg": ("jpeg",)}  # fmt: skip
 
 
+def test_the_underexposed_split_darkens_only_by_base_iso_underexposure(tmp_path):
+    folder = photo_folder(tmp_path)
+    split = resolve_split(f"underexposed:{folder}")
+    seeds = {resolve_split(f"{kind}:{folder}").default_seed for kind in ("folder", "heldout", "weather")}
+    assert split.family_set == "underexposed" and split.slug == f"underexposed-{folder.name}" and split.default_seed not in seeds
+    config = dataclasses.replace(default_synthesis(split), categories=("low", "low_haze", "rain"), max_side=32)
+    rows = build_pairs(split, tmp_path / "cache", config).rows
+    drawn = {(c, row.params[c]["family"]) for row in rows for c in row.params if c != "order"}
+    assert {family for component, family in drawn if component == "low"} == {"underexposed"}
+    assert {family for component, family in drawn if component != "low"} <= set(FAMILY_SETS["train"]["haze"] + FAMILY_SETS["train"]["rain"])
+    assert "underexposed" not in FAMILY_SETS["train"]["low"] + FAMILY_SETS["weather"]["low"] + FAMILY_SETS["heldout"]["low"]
+
+
 def test_a_split_built_by_an_older_synthesizer_is_refused_with_the_fix(tmp_path):
     split = resolve_split(f"folder:{photo_folder(tmp_path)}")
     directory = tmp_path / "cache" / split.slug / "pairs"
