@@ -233,3 +233,17 @@ restore-embed train-prompter --train "$train" --extra-train "$weather" --variant
     --epochs 12 --steps-per-epoch 200 --crops 4 --init-from shared/weights/assessor --lr 1e-3 --out runs/prompter3
 restore-embed eval-prompter --split "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --prompter runs/prompter3 \
     --report docs/results/prompter3_weather_val.csv
+# Restorer leg 12 (ninth session): leg 11 plus the `underexposed:` split (low light as base-ISO underexposure with a
+# phone's noise reduction: dark without grain) at a fifth of every batch. Rule in MODEL_CARD.md, set before training.
+under="underexposed:$D/bsds500-train,$D/urban100,$D/sunhays80,$D/dpst,$D/imagenet,$D/t91,$D/div2k"
+restore-embed pairs --split "$under" --categories low,low_haze,low_rain,low_snow,low_haze_rain,low_haze_snow,low_noise,low_haze_rain_noise \
+    --per-image 4
+restore-embed build --split "$under" --encoder local --prompter shared/weights/assessor
+restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$closeup" --extra-split "$weather" --extra-split "$under" \
+    --extra-fraction 0 --extra-fraction 0.1 --extra-fraction 0.2 --clear-fraction 0.2 --misdirected-fraction 0.2 --init-from runs/leg11 \
+    --width 16 --steps 5000 --batch-size 10 --crop 96 --lr 1e-4 --checkpoint-every 500 --threads 2 --out runs/leg12
+python docs/results/clean_through_restore.py "$D/bsds500-val" --limit 20 "${wrong[@]}" --checkpoint runs/leg12 \
+    --report docs/results/wrong_prompts_val_leg12.csv
+restore-eval "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --checkpoint leg12=runs/leg12 --limit 20 \
+    --report docs/results/restorer_weather_val_leg12.csv --grid docs/results/restorer_weather_val_leg12.png
+validate_restorer leg12
