@@ -7,13 +7,11 @@ from pathlib import Path
 import typer
 
 from shared.cli import FAMILIES_HELP, build_split_pairs, console, error_console, progress_bar, run_app
+from shared.splits import SPLIT_NAMES
 
 app = typer.Typer(help="Stage one: degraded/clean pairs and their embeddings.", no_args_is_help=True, add_completion=False)
 
-SPLIT_HELP = (
-    "lsdir-train, lsdir-val, cdd11, cdd11-train, demo, folder:PATH[,PATH...], heldout:PATH, closeup:PATH[,PATH...], "
-    "weather:PATH[,PATH...] or paired:PATH"
-)
+SPLIT_HELP = ", ".join(SPLIT_NAMES)
 
 
 @app.command()
@@ -414,7 +412,7 @@ def eval_prompter(
     prompter: Path = typer.Option(None, "--prompter", help="Generator folder (default: the shipped one)"),
     report: Path = typer.Option(None, "--report", help="Write the scores as CSV"),
     confusion_png: Path = typer.Option(None, "--confusion", help="Write the 12-class confusion matrix as PNG"),
-    families: str = typer.Option(None, "--families", help="Generator families of the composites (default: the split's own)"),
+    families: str = typer.Option(None, "--families", help=FAMILIES_HELP),
     categories: str = typer.Option(None, "--categories", help="Comma-separated categories to synthesize (default: all the prompter's)"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
     data_root: str = typer.Option(None, "--data-root"),

@@ -77,7 +77,7 @@ def run(
 
         result = train(config, run_dir, resume=resume, on_step=on_step)
     if speaker:
-        for reason in result.unreadable.values():  # those this process met; under torchrun each rank meets its own
+        for reason in result.unreadable.values():  # rank 0's; under torchrun each rank meets its own
             console.print(f"[yellow]skipped[/yellow] {reason}")
         console.print(f"checkpoint: {result.checkpoint}\nlog: {run_dir / 'log.csv'}, curve: {run_dir / 'loss.png'}")
 

@@ -103,7 +103,8 @@ class TrainingPairs:
         self.focused = [i for i in self.degraded if label in self.rows[i].category.split("_")]
         self.focus_fraction = fraction if self.focused else 0.0
         source_of = [source for source, _ in self.scene_of]
-        self.extra_degraded = [[i for i in self.degraded if source_of[i] == source] for source in range(1, len(sources))]
+        self.degraded_by_source = [[i for i in self.degraded if source_of[i] == source] for source in range(len(sources))]
+        self.extra_degraded = self.degraded_by_source[1:]
         self.extra_fractions = [f if rows else 0.0 for f, rows in zip(extra_fractions, self.extra_degraded, strict=False)]
         self.pixels = PixelCache()
         self.unreadable: dict[str, str] = {}
@@ -127,8 +128,7 @@ class TrainingPairs:
         if count := min(int(round(self.misdirected_fraction * batch_size)), batch_size - len(chosen)):
             for i in rng.integers(0, len(self.misdirectable), size=count):
                 row = self.misdirectable[i]
-                versions = self.scenes[self.scene_of[row]]
-                misdirected.append((row, versions[int(rng.integers(0, len(versions)))]))
+                misdirected.append((row, self._degraded_version(row, rng)))
         pools = [*zip(self.extra_degraded, self.extra_fractions, strict=False), (self.focused, self.focus_fraction)]
         for rows, fraction in pools:
             if count := min(int(round(fraction * batch_size)), batch_size - len(chosen) - len(misdirected)):
@@ -137,19 +137,36 @@ class TrainingPairs:
         chosen += [rest[i] for i in rng.integers(0, len(rest), size=batch_size - len(chosen) - len(misdirected))]
         return [(int(i), int(i)) for i in chosen] + misdirected
 
+    def _degraded_version(self, row: int, rng: np.random.Generator) -> int:
+        versions = self.scenes[self.scene_of[row]]
+        return versions[int(rng.integers(0, len(versions)))]
+
+    def _replacement(self, index: int, guide: int, rng: np.random.Generator) -> tuple[int, int]:
+        """A row of the same kind as one whose image could not be read (misdirected, clear, or degraded from the same
+        split), so the batch keeps its clear, misdirected and per-split shares."""
+        if index != guide:
+            row = self.misdirectable[int(rng.integers(0, len(self.misdirectable)))]
+            return row, self._degraded_version(row, rng)
+        pool = self.clear if self.rows[index].category == CLEAR else self.degraded_by_source[self.scene_of[index][0]]
+        row = pool[int(rng.integers(0, len(pool)))]
+        return row, row
+
     def batch(self, rng: np.random.Generator, batch_size: int, crop: int) -> dict[str, torch.Tensor]:
         """A random batch of aligned crops, flipped and rotated alike; negatives repeat when a scene has few. A row with an
-        unreadable image is recorded in `unreadable` and replaced by another drawn from the same generator, so a resumed
-        run meets the same replacement instead of stopping at the same step again."""
+        unreadable image is recorded in `unreadable` and replaced by another of its kind drawn from the same generator, so
+        a resumed run meets the same replacement instead of stopping at the same step again."""
         degraded, clean, negatives, embeddings, classes = [], [], [], [], []
         for index, guide in self._draw(rng, batch_size):
-            for _ in range(MAX_ATTEMPTS):
+            for attempt in range(MAX_ATTEMPTS):
                 try:
                     stack, chosen = self._read(index, rng)
                     break
                 except ImageReadError as exc:
                     failure = exc
-                    index = guide = int(rng.integers(0, len(self.rows)))
+                    if attempt < MAX_ATTEMPTS // 2:
+                        index, guide = self._replacement(index, guide, rng)
+                    else:  # its kind may be a small pool, mostly broken: any row will do
+                        index = guide = int(rng.integers(0, len(self.rows)))
             else:
                 raise ImageReadError(f"{MAX_ATTEMPTS} rows in a row with an unreadable image; the last: {failure}") from None
             stack = _augment(_crop(stack, crop, rng), rng)

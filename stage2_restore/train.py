@@ -176,7 +176,7 @@ class TrainResult:
     checkpoint: Path
     model: Restorer
     unreadable: dict[str, str] = field(default_factory=dict)
-    """Path -> why it could not be read; its rows were replaced by others."""
+    """Path -> why it could not be read, since the run began (before a resume too); its rows were replaced by others."""
 
 
 @dataclass(frozen=True)
@@ -257,8 +257,11 @@ def _barrier(world: int) -> None:
         dist.barrier()
 
 
-def save_checkpoint(run: Path, model: Restorer, ema: AveragedModel, optimizer, step: int, fingerprint: Fingerprint) -> Path:
-    """Build the checkpoint in a temp folder, then swap it in: a kill leaves the old one or the new one."""
+def save_checkpoint(
+    run: Path, model: Restorer, ema: AveragedModel, optimizer, step: int, fingerprint: Fingerprint, skipped: dict[str, str] | None = None
+) -> Path:
+    """Build the checkpoint in a temp folder, then swap it in: a kill leaves the old one or the new one. `skipped` (the
+    images skipped so far, path -> why) is kept with the step, so a resumed run still lists those it does not meet again."""
     final, tmp, old = run / CHECKPOINT_DIR, run / f".checkpoint.tmp-{os.getpid()}", run / f".checkpoint.old-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     ema.module.save_pretrained(tmp)
@@ -268,7 +271,7 @@ def save_checkpoint(run: Path, model: Restorer, ema: AveragedModel, optimizer, s
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(training / "weights.safetensors"))
     save_file({k: v.contiguous() for k, v in ema.state_dict().items()}, str(training / "ema.safetensors"))
     torch.save(optimizer.state_dict(), training / "optimizer.pt")
-    atomic_write_text(training / "state.json", json.dumps({"step": step}) + "\n")
+    atomic_write_text(training / "state.json", json.dumps({"step": step, "skipped": skipped or {}}) + "\n")
     if final.exists():
         os.replace(final, old)
     os.replace(tmp, final)
@@ -285,6 +288,12 @@ def checkpoint_step(run: Path) -> int | None:
             break
     state = final / "training" / "state.json"
     return json.loads(state.read_text())["step"] if state.is_file() else None
+
+
+def checkpoint_skipped(run: Path) -> dict[str, str]:
+    """The images the run had skipped by its checkpoint (path -> why); empty for a checkpoint that kept none."""
+    state = run / CHECKPOINT_DIR / "training" / "state.json"
+    return json.loads(state.read_text()).get("skipped", {}) if state.is_file() else {}
 
 
 def _prepare_run(run: Path, config: TrainConfig, resume: bool) -> None:
@@ -345,6 +354,7 @@ def train(
     criterion = RestorationLoss(config.loss).to(device)
 
     start_step = (checkpoint_step(run) or 0) if resume else 0
+    skipped_before = checkpoint_skipped(run) if start_step else {}
     if start_step:
         training = run / CHECKPOINT_DIR / "training"
         model.load_state_dict(load_file(training / "weights.safetensors"))
@@ -394,13 +404,13 @@ def train(
                 on_step(log)
         if step % config.checkpoint_every == 0 or step == config.steps:
             if rank == 0:
-                save_checkpoint(run, model, ema, optimizer, step, fingerprint)
+                save_checkpoint(run, model, ema, optimizer, step, fingerprint, {**skipped_before, **data.unreadable})
             last_good = step
             _barrier(world)
     if rank == 0:
         plot_log(log_path)
     _barrier(world)
-    return TrainResult(run / CHECKPOINT_DIR, model, data.unreadable)
+    return TrainResult(run / CHECKPOINT_DIR, model, {**skipped_before, **data.unreadable})
 
 
 def plot_log(log_path: Path) -> Path:

@@ -10,7 +10,8 @@ out: a family added to a set changes every composite a split of that set draws, 
 our recorded numbers were measured on must rebuild the same. Training reaches them through the
 `weather:` split. `underexposed` is the training set with low light only as base-ISO
 underexposure (dark and nearly noise-free), kept out of `train` and reached through the
-`underexposed:` split for the same reason.
+`underexposed:` split for the same reason. `all` holds every family, so it grows with each one added:
+no recorded number was measured on it.
 """
 
 from __future__ import annotations

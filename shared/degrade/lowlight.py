@@ -1,4 +1,4 @@
-"""Low light, three independent families.
+"""Low light, four independent families.
 
 - `lime` (OneRestore's CDD-11 model): estimate an illumination map L (LIME's max-over-RGB
   initialisation, guided-filtered), output I * L**(gamma-1) * exposure, so dark regions darken
@@ -9,10 +9,11 @@
   shared.degrade.camera): exposure cut in linear raw, shot and read noise at high ISO, bilinear
   demosaic, a wrong white balance (colour cast), partial digital gain, tone curve, and JPEG.
   Noise here is signal-dependent, correlated and coloured, as in real night shots (LOL).
-- `underexposed`: the same camera at base ISO, exposed for far too little light: no gain to hide,
-  so the frame stays dark and nearly clean, from a few percent of the light to a third. The
-  other two families always leave visible noise, and a restorer trained on them alone learns
-  "dark and noisy" rather than "dark" as the cue to lift (MODEL_CARD: leg 12).
+- `underexposed`: the same camera at base ISO, exposed for far too little light and given little
+  gain, then smoothed by a phone's noise reduction: the frame stays dark and nearly without grain,
+  from a few percent of the light to a third. The training families, `lime` and `camera`, always
+  leave visible noise, and a restorer trained on them alone learns "dark and noisy" rather than
+  "dark" as the cue to lift.
 Each records a `severity` in [0, 1]: how dark the result is, normalised over its own ranges.
 """
 

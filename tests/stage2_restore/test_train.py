@@ -122,6 +122,53 @@ def test_an_image_that_became_unreadable_is_skipped_and_a_resumed_run_meets_the_
         train(config, tmp_path / "hopeless")
 
 
+def test_an_unreadable_row_is_replaced_by_one_of_its_kind_so_the_batch_keeps_its_shares(tiny_split):
+    from shared.cache import EmbeddingCache
+    from stage2_restore.data import TrainingPairs
+
+    name, cache_dir, rows = tiny_split
+    cache = EmbeddingCache(cache_dir / resolve_split(name).slug / FINGERPRINT.directory_name)
+    pairs = TrainingPairs([(rows, cache), (rows, cache)], ("clear", "low", "other"), negatives=0, clear_fraction=0.25,
+                          misdirected_fraction=0.25)  # fmt: skip
+    source_of = [source for source, _ in pairs.scene_of]
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        clear = pairs.clear[seed % len(pairs.clear)]
+        assert pairs.rows[pairs._replacement(clear, clear, rng)[0]].category == "clear"
+        row, guide = pairs._replacement(clear, pairs.scenes[pairs.scene_of[clear]][0], rng)  # misdirected
+        assert pairs.rows[row].category == "clear" and pairs.scene_of[guide] == pairs.scene_of[row] and guide != row
+        degraded = pairs.degraded_by_source[1][seed % len(pairs.degraded_by_source[1])]
+        row, guide = pairs._replacement(degraded, degraded, rng)
+        assert row == guide and pairs.rows[row].category != "clear" and source_of[row] == 1
+    cache.close()
+
+
+def test_the_images_skipped_before_a_resume_are_still_listed_after_it(tmp_path, tiny_split, tiny_assessor):
+    split, cache_dir, rows = tiny_split
+    from shared.cache import EmbeddingCache
+    from stage2_restore.data import TrainingPairs
+    from stage2_restore.train import checkpoint_skipped
+
+    config = tiny_train_config(split, cache_dir, tiny_assessor, steps=6)
+    cache = EmbeddingCache(cache_dir / resolve_split(split).slug / FINGERPRINT.directory_name)
+    pairs = TrainingPairs([(rows, cache)], config.restorer.static_classes, config.negatives)
+    broken = pairs.rows[pairs._draw(np.random.default_rng([config.seed, 1, 0]), config.batch_size)[0][0]].degraded
+    cache.close()  # broken: an image of the first step, met before the checkpoint at step 2
+    original = broken.read_bytes()
+    broken.write_bytes(b"not a png any more")
+
+    def kill_at_step_3(log):
+        if log.step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "killed", on_step=kill_at_step_3)
+    assert list(checkpoint_skipped(tmp_path / "killed")) == [str(broken)]  # kept with the step-2 checkpoint
+    broken.write_bytes(original)  # readable again: the resumed run cannot meet it, only the checkpoint remembers it
+    assert str(broken) in train(config, tmp_path / "killed", resume=True).unreadable
+    assert str(broken) in checkpoint_skipped(tmp_path / "killed")
+
+
 def test_resume_refuses_another_config(tmp_path, tiny_split, tiny_assessor):
     split, cache_dir, _ = tiny_split
     config = tiny_train_config(split, cache_dir, tiny_assessor, steps=2)
