@@ -255,3 +255,9 @@ python docs/results/clean_through_restore.py "$D/bsds500-val" --limit 20 "${wron
 restore-eval "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --checkpoint soup12=runs/soup12 --limit 20 \
     --report docs/results/restorer_weather_val_soup12.csv
 validate_restorer soup12
+# 12a (runs/soup12) passed every criterion: shipped with prompter 1, then the eval block of the shipped pair (the block
+# under "Evaluation, once" above), the app screenshot, and the gallery with the new family.
+restore-train export runs/soup12 -o stage2_restore/weights/restorer
+RESTORE_SCREENSHOTS=docs python -m pytest -q tests/stage2_restore/test_app.py
+restore-embed gallery -o docs/degradations.png   # then quantised to 256 colours (PIL)
+true_prompts soup12   # after the decision: what prompter 1's mistakes cost 12a
