@@ -261,3 +261,7 @@ restore-train export runs/soup12 -o stage2_restore/weights/restorer
 RESTORE_SCREENSHOTS=docs python -m pytest -q tests/stage2_restore/test_app.py
 restore-embed gallery -o docs/degradations.png   # then quantised to 256 colours (PIL)
 true_prompts soup12   # after the decision: what prompter 1's mistakes cost 12a
+for leg in leg11=runs/leg11 12a=runs/soup12; do   # after the decision: the 20 dimmest validation photos told "low light" in words
+    python docs/results/clean_through_restore.py "$D/bsds500-val" --darkest 20 --prompt "low light" --checkpoint "${leg#*=}" \
+        --report "docs/results/dim_low_light_val_${leg%%=*}.csv"
+done

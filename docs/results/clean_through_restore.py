@@ -11,6 +11,8 @@ camera noise) and scores input and output against the target.
 
 `--prompt TEXT` (repeatable) steers instead of detecting: clean photos told a wrong prompt measure
 whether the restorer obeys words its pixels contradict (validation photos only, e.g. bsds500-val).
+`--darkest N` keeps the N dimmest photos of each folder (lowest mean luma): told "low light", a dim
+but properly exposed photo is the mistake a restorer that lifts on darkness is most likely to obey.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ def main() -> None:
     parser.add_argument("--sure", type=float, help="restore --sure (default: restore's)")
     parser.add_argument("--prompt", action="append", default=[], help="steer every photo with this prompt (repeatable: one pass each)")
     parser.add_argument("--limit", type=int, help="only the first N photos of each folder")
+    parser.add_argument("--darkest", type=int, help="only the N photos of lowest mean luma of each folder")
     parser.add_argument("--report", type=Path)
     args = parser.parse_args()
-    references = {p: p for folder in args.folders for p in image_files(folder)[: args.limit]}
+    references = {p: p for folder in args.folders for p in darkest(image_files(folder), args.darkest)[: args.limit]}
     for folder in args.pairs:  # targets matched to inputs by name as restore-eval's paired: split does
         pairs = [pair for pair in resolve_split(f"paired:{folder}").ready_pairs() if pair.clean][: args.limit]
         references |= {pair.degraded: pair.clean for pair in pairs}
@@ -56,6 +59,13 @@ def main() -> None:
             writer = csv.writer(handle)
             writer.writerow(["photo", "status", "prompt", "confidence", "applied", "psnr_input", "psnr_output"])
             writer.writerows([[r[0], r[1], r[2], f"{r[3]:.3f}", f"{r[4]:.2f}", f"{r[5]:.2f}", f"{r[6]:.2f}"] for r in rows])
+
+
+def darkest(photos: list[Path], count: int | None) -> list[Path]:
+    if count is None:
+        return photos
+    luma = {p: float((load_image(p).rgb @ np.array([0.299, 0.587, 0.114], np.float32)).mean()) for p in photos}
+    return sorted(photos, key=luma.get)[:count]
 
 
 def summary(rows: list[tuple], how: str) -> str:

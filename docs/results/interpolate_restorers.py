@@ -27,7 +27,8 @@ def interpolate(start: Path, end: Path, alpha: float, out: Path) -> Path:
     if out.exists():
         raise SystemExit(f"{out} exists; choose a new folder")
     ends = second.state_dict()
-    mixed = {k: torch.lerp(v.float(), ends[k].float(), alpha).to(v.dtype) if v.is_floating_point() else v for k, v in first.state_dict().items()}
+    mixed = {k: torch.lerp(v.float(), ends[k].float(), alpha).to(v.dtype) if v.is_floating_point() else v
+             for k, v in first.state_dict().items()}  # fmt: skip
     first.load_state_dict(mixed)
     folder = out / CHECKPOINT_DIR
     first.save_pretrained(folder)
