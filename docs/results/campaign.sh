@@ -265,3 +265,5 @@ for leg in leg11=runs/leg11 12a=runs/soup12; do   # after the decision: the 20 d
     python docs/results/clean_through_restore.py "$D/bsds500-val" --darkest 20 --prompt "low light" --checkpoint "${leg#*=}" \
         --report "docs/results/dim_low_light_val_${leg%%=*}.csv"
 done
+python docs/results/misdirected_val.py "folder:$D/bsds500-val" --limit 20 --checkpoint leg11=runs/leg11 --checkpoint 12a=runs/soup12 \
+    --report docs/results/misdirected_val.csv   # after the decision: clean photos guided by whole wrong vectors
