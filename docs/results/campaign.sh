@@ -267,3 +267,5 @@ for leg in leg11=runs/leg11 12a=runs/soup12; do   # after the decision: the 20 d
 done
 python docs/results/misdirected_val.py "folder:$D/bsds500-val" --limit 20 --checkpoint leg11=runs/leg11 --checkpoint 12a=runs/soup12 \
     --report docs/results/misdirected_val.csv   # after the decision: clean photos guided by whole wrong vectors
+python docs/results/misdirected_val.py "folder:$D/bsds500-val" --limit 20 --input noise --checkpoint leg11=runs/leg11 \
+    --checkpoint 12a=runs/soup12 --report docs/results/misdirected_noise_val.csv   # grainy photos under wrong vectors

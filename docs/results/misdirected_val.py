@@ -3,8 +3,10 @@
 `clean_through_restore.py --prompt` changes only the words of a vector; the assessor's image
 features in it still describe the clean photo. Here both halves are wrong at once, as when the
 prompter itself sees a dark photo where there is none, and as in a misdirected training row
-(`restore-train --misdirected-fraction`). Reads a split's pairs and its cache of the checkpoint's
-fingerprint, so build the split first (`restore-eval` does). Validation photos only.
+(`restore-train --misdirected-fraction`). `--input noise` restores each photo's `noise` version
+instead, still scored against the clean photo: a grainy photo told it is dark; its own vector's
+score is listed as "own". Reads a split's pairs and its cache of the checkpoint's fingerprint, so
+build the split first (`restore-eval` does). Validation photos only.
 
     python docs/results/misdirected_val.py "folder:../shared/data/train/clean/bsds500-val" --limit 20 \
         --checkpoint leg11=runs/leg11 --checkpoint 12a=runs/soup12 --report docs/results/misdirected_val.csv
@@ -36,6 +38,7 @@ def main() -> None:
     parser.add_argument("split", help="a split built from clean photos, e.g. folder:PATH (its pairs must exist)")
     parser.add_argument("--checkpoint", action="append", required=True, help="NAME=PATH (repeatable)")
     parser.add_argument("--limit", type=int, help="only the first N photos")
+    parser.add_argument("--input", default=CLEAR, help="the category whose image is restored (default: the clean photo)")
     parser.add_argument("--cache-dir", default="cache")
     parser.add_argument("--report", type=Path)
     args = parser.parse_args()
@@ -43,17 +46,21 @@ def main() -> None:
     folder = Path(args.cache_dir) / split.slug
     rows = read_pairs(pairs_dir(args.cache_dir, split))
     clean = {r.image_id: r for r in rows if r.category == CLEAR}
+    inputs = {r.image_id: r for r in rows if r.category == args.input}
     photos = sorted(clean)[: args.limit]
-    versions = [r for r in rows if r.category != CLEAR and r.image_id in photos]
+    versions = [r for r in rows if r.category not in (CLEAR, args.input) and r.image_id in photos]
     table = []
     for spec in args.checkpoint:
         name, path = spec.split("=", 1)
         restorer = Restorer.from_pretrained(path)
         cache = EmbeddingCache(folder / read_binding(path).directory_name, expected=read_binding(path))
-        for version in versions:
-            image = load_image(clean[version.image_id].clean).rgb
+        guides = versions + ([inputs[i] for i in photos] if args.input != CLEAR else [])
+        for version in guides:
+            target = load_image(clean[version.image_id].clean).rgb
+            image = load_image(inputs[version.image_id].degraded).rgb
             guide = descriptor_inputs(cache[version.key], restorer.config.static_classes)
-            table.append((name, version.image_id, version.category, psnr(image, restore_image(restorer, image, guide))))
+            category = "own" if version.category == args.input else version.category
+            table.append((name, version.image_id, category, psnr(target, restore_image(restorer, image, guide))))
         cache.close()
     by_label = defaultdict(list)
     for name, _, category, value in table:
