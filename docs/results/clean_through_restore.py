@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from shared.image_io import load_image
-from shared.metrics import psnr
+from shared.metrics import psnr, rgb_to_y
 from shared.splits import image_files, resolve_split
 from stage2_restore.photos import SHIPPED_RESTORER, PhotoJob, RestoreOptions, restore_photos
 
@@ -64,7 +64,7 @@ def main() -> None:
 def darkest(photos: list[Path], count: int | None) -> list[Path]:
     if count is None:
         return photos
-    luma = {p: float((load_image(p).rgb @ np.array([0.299, 0.587, 0.114], np.float32)).mean()) for p in photos}
+    luma = {p: float(rgb_to_y(load_image(p).rgb).mean()) for p in photos}
     return sorted(photos, key=luma.get)[:count]
 
 

@@ -21,16 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.cache import EmbeddingCache
-from shared.contract import read_binding
 from shared.degrade import CLEAR
 from shared.image_io import load_image
 from shared.metrics import psnr
 from shared.pairs import pairs_dir, read_pairs
 from shared.splits import resolve_split
-from stage2_restore.data import descriptor_inputs
-from stage2_restore.inference import restore_image
-from stage2_restore.network import Restorer
+from stage2_restore.evaluate import checkpoint_model
 
 
 def main() -> None:
@@ -43,25 +39,22 @@ def main() -> None:
     parser.add_argument("--report", type=Path)
     args = parser.parse_args()
     split = resolve_split(args.split)
-    folder = Path(args.cache_dir) / split.slug
     rows = read_pairs(pairs_dir(args.cache_dir, split))
     clean = {r.image_id: r for r in rows if r.category == CLEAR}
     inputs = {r.image_id: r for r in rows if r.category == args.input}
     photos = sorted(clean)[: args.limit]
-    versions = [r for r in rows if r.category not in (CLEAR, args.input) and r.image_id in photos]
+    targets = {i: load_image(clean[i].clean).rgb for i in photos}
+    images = {i: load_image(inputs[i].degraded).rgb for i in photos}
+    guides = [r for r in rows if r.category not in (CLEAR, args.input) and r.image_id in photos]
+    guides += [inputs[i] for i in photos] if args.input != CLEAR else []
     table = []
     for spec in args.checkpoint:
         name, path = spec.split("=", 1)
-        restorer = Restorer.from_pretrained(path)
-        cache = EmbeddingCache(folder / read_binding(path).directory_name, expected=read_binding(path))
-        guides = versions + ([inputs[i] for i in photos] if args.input != CLEAR else [])
-        for version in guides:
-            target = load_image(clean[version.image_id].clean).rgb
-            image = load_image(inputs[version.image_id].degraded).rgb
-            guide = descriptor_inputs(cache[version.key], restorer.config.static_classes)
-            category = "own" if version.category == args.input else version.category
-            table.append((name, version.image_id, category, psnr(target, restore_image(restorer, image, guide))))
-        cache.close()
+        _, model = checkpoint_model(path, Path(args.cache_dir) / split.slug)
+        for guide in guides:  # the vector is the guide row's, the pixels the photo's input
+            category = "own" if guide.category == args.input else guide.category
+            restored = model(images[guide.image_id], guide)
+            table.append((name, guide.image_id, category, psnr(targets[guide.image_id], restored)))
     by_label = defaultdict(list)
     for name, _, category, value in table:
         for label in category.split("_"):
