@@ -286,14 +286,17 @@ def checkpoint_step(run: Path) -> int | None:
         for old in run.glob(".checkpoint.old-*"):
             os.replace(old, final)
             break
-    state = final / "training" / "state.json"
-    return json.loads(state.read_text())["step"] if state.is_file() else None
+    return _training_state(run).get("step")
 
 
 def checkpoint_skipped(run: Path) -> dict[str, str]:
     """The images the run had skipped by its checkpoint (path -> why); empty for a checkpoint that kept none."""
+    return _training_state(run).get("skipped", {})
+
+
+def _training_state(run: Path) -> dict:
     state = run / CHECKPOINT_DIR / "training" / "state.json"
-    return json.loads(state.read_text()).get("skipped", {}) if state.is_file() else {}
+    return json.loads(state.read_text()) if state.is_file() else {}
 
 
 def _prepare_run(run: Path, config: TrainConfig, resume: bool) -> None:
