@@ -40,6 +40,9 @@ def run(
     misdirected_fraction: float = typer.Option(
         None, "--misdirected-fraction", min=0.0, max=1.0, help="Share of each batch from clear pairs given a degraded version's vector"
     ),
+    overcalled_fraction: float = typer.Option(
+        None, "--overcalled-fraction", min=0.0, max=1.0, help="Share of each batch from degraded pairs given a worse version's vector"
+    ),
     focus_label: str = typer.Option(None, "--focus-label", help="low, haze, rain, snow, noise or blur: pairs to weight up"),
     focus_fraction: float = typer.Option(
         None, "--focus-fraction", min=0.0, max=1.0, help="Share of each batch from degraded pairs whose category has --focus-label"
@@ -61,7 +64,7 @@ def run(
              "steps": steps, "batch_size": batch_size, "crop": crop, "lr": lr, "seed": seed,
              "checkpoint_every": checkpoint_every, "init_from": init_from, "clear_fraction": clear_fraction,
              "extra_fractions": tuple(extra_fraction) if extra_fraction else None, "misdirected_fraction": misdirected_fraction,
-             "focus_label": focus_label, "focus_fraction": focus_fraction,
+             "overcalled_fraction": overcalled_fraction, "focus_label": focus_label, "focus_fraction": focus_fraction,
              "data_root": data_root, "cache_dir": cache_dir,
              "descriptor": descriptor, "width": width, "contrastive": contrastive}  # fmt: skip
     config, run_dir = plan_run(flags, config_file, out, resume)

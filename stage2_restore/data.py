@@ -16,7 +16,7 @@ import torch
 
 from shared.cache import EmbeddingCache, EmbeddingRecord
 from shared.contract import category_of
-from shared.degrade import CLEAR
+from shared.degrade import CLEAR, components_of
 from shared.errors import ImageReadError
 from shared.image_io import load_image
 from shared.pairs import PairRow
@@ -79,6 +79,7 @@ class TrainingPairs:
         extra_fractions: Sequence[float] = (),
         misdirected_fraction: float = 0.0,
         focus: tuple[str, float] = ("", 0.0),
+        overcalled_fraction: float = 0.0,
     ):
         """`extra_fractions`: the share of every batch drawn from each source after the first, among its degraded rows."""
         self.rows, self.inputs, self.scene_of, self.missing = [], [], [], 0
@@ -99,6 +100,12 @@ class TrainingPairs:
         self.clear_fraction = clear_fraction if self.clear and self.degraded else 0.0
         self.misdirectable = [i for i in self.clear if self.scenes.get(self.scene_of[i])]
         self.misdirected_fraction = misdirected_fraction if self.misdirectable else 0.0
+        labels = [set(components_of(row.category)) for row in self.rows]
+        worse = {i: [j for j in by_scene[self.scene_of[i]] if labels[j] > labels[i]] for i in self.degraded}
+        self.worse_versions = {i: versions for i, versions in worse.items() if versions}
+        """Degraded row -> the versions of its photo that have every degradation it has and more."""
+        self.overcallable = list(self.worse_versions)
+        self.overcalled_fraction = overcalled_fraction if self.overcallable else 0.0
         label, fraction = focus
         self.focused = [i for i in self.degraded if label in self.rows[i].category.split("_")]
         self.focus_fraction = fraction if self.focused else 0.0
@@ -118,9 +125,12 @@ class TrainingPairs:
         from clear rows (a clean input must come back as it is), `misdirected_fraction` from clear rows guided by the vector
         of a degraded version of the same photo (a wrong prompt must not change a clean photo either), and each
         `extra_fractions` share from that extra source's degraded rows, and the `focus` share from degraded rows of every
-        source whose category has the focus label; the rest from all degraded rows, or from all rows when no clear fraction
-        is set (so clear rows keep their natural share). Every row but the misdirected ones keeps its own vector."""
-        if not self.clear_fraction and not self.misdirected_fraction and not self.focus_fraction and not any(self.extra_fractions):
+        source whose category has the focus label, `overcalled_fraction` from degraded rows guided by the vector of a worse
+        version of the same photo (a photo called worse than it is must lose only what it has); the rest from all degraded
+        rows, or from all rows when no clear fraction is set (so clear rows keep their natural share). Every row but the
+        misdirected and overcalled ones keeps its own vector."""
+        shares = (self.clear_fraction, self.misdirected_fraction, self.focus_fraction, self.overcalled_fraction, *self.extra_fractions)
+        if not any(shares):
             return [(int(i), int(i)) for i in rng.integers(0, len(self.rows), size=batch_size)]
         clear_count = int(round(self.clear_fraction * batch_size))
         chosen = [self.clear[i] for i in rng.integers(0, len(self.clear), size=clear_count)]
@@ -129,6 +139,10 @@ class TrainingPairs:
             for i in rng.integers(0, len(self.misdirectable), size=count):
                 row = self.misdirectable[i]
                 misdirected.append((row, self._degraded_version(row, rng)))
+        if count := min(int(round(self.overcalled_fraction * batch_size)), batch_size - len(chosen) - len(misdirected)):
+            for i in rng.integers(0, len(self.overcallable), size=count):
+                row = self.overcallable[i]
+                misdirected.append((row, self._worse_version(row, rng)))
         pools = [*zip(self.extra_degraded, self.extra_fractions, strict=False), (self.focused, self.focus_fraction)]
         for rows, fraction in pools:
             if count := min(int(round(fraction * batch_size)), batch_size - len(chosen) - len(misdirected)):
@@ -141,12 +155,19 @@ class TrainingPairs:
         versions = self.scenes[self.scene_of[row]]
         return versions[int(rng.integers(0, len(versions)))]
 
+    def _worse_version(self, row: int, rng: np.random.Generator) -> int:
+        versions = self.worse_versions[row]
+        return versions[int(rng.integers(0, len(versions)))]
+
     def _replacement(self, index: int, guide: int, rng: np.random.Generator) -> tuple[int, int]:
-        """A row of the same kind as one whose image could not be read (misdirected, clear, or degraded from the same
-        split), so the batch keeps its clear, misdirected and per-split shares."""
-        if index != guide:
+        """A row of the same kind as one whose image could not be read (misdirected, overcalled, clear, or degraded from
+        the same split), so the batch keeps its clear, misdirected, overcalled and per-split shares."""
+        if index != guide and self.rows[index].category == CLEAR:
             row = self.misdirectable[int(rng.integers(0, len(self.misdirectable)))]
             return row, self._degraded_version(row, rng)
+        if index != guide:
+            row = self.overcallable[int(rng.integers(0, len(self.overcallable)))]
+            return row, self._worse_version(row, rng)
         pool = self.clear if self.rows[index].category == CLEAR else self.degraded_by_source[self.scene_of[index][0]]
         row = pool[int(rng.integers(0, len(pool)))]
         return row, row

@@ -97,6 +97,9 @@ class TrainConfig:
     misdirected_fraction: float = 0.0
     """Share of every batch drawn from clear pairs guided by the vector of a degraded version of the same photo, so the
     restorer learns that a wrong prompt (a clean photo called "low light") must not change a clean photo."""
+    overcalled_fraction: float = 0.0
+    """Share of every batch drawn from degraded pairs guided by the vector of a worse version of the same photo (noise
+    guided by low_noise's), so a photo called worse than it is (grain called "low light") loses only what it has."""
     focus_label: str = ""
     """A label (low, haze, rain, snow, noise, blur) whose degraded pairs, from every split, get `focus_fraction`."""
     focus_fraction: float = 0.0
@@ -114,10 +117,11 @@ class TrainConfig:
             raise ConfigError(f"{counts}; give one per --extra-split, in order")
         if (self.focus_label or self.focus_fraction) and self.focus_label not in LABELS:
             raise ConfigError(f"focus_label {self.focus_label!r}: unknown; choose one of {', '.join(LABELS)}")
-        shares = (self.clear_fraction, self.misdirected_fraction, self.focus_fraction, *self.extra_fractions)
+        shares = (self.clear_fraction, self.misdirected_fraction, self.overcalled_fraction, self.focus_fraction, *self.extra_fractions)
         if any(f < 0 for f in shares) or sum(shares) > 1.0:
             given = (f"clear_fraction {self.clear_fraction}, misdirected_fraction {self.misdirected_fraction}, "
-                     f"focus_fraction {self.focus_fraction} and extra_fractions {list(self.extra_fractions)}")  # fmt: skip
+                     f"overcalled_fraction {self.overcalled_fraction}, focus_fraction {self.focus_fraction} "
+                     f"and extra_fractions {list(self.extra_fractions)}")  # fmt: skip
             raise ConfigError(f"{given}: each at least 0, together at most 1")
 
     def with_overrides(self, **overrides) -> TrainConfig:
@@ -342,7 +346,7 @@ def train(
             raise ConfigError(f"{folder}: none of {split_name}'s pairs has a cached vector; rebuild the cache: `{build}`")
         sources.append((rows, cache))
     data = TrainingPairs(sources, config.restorer.static_classes, config.negatives, config.clear_fraction, config.extra_fractions,
-                         config.misdirected_fraction, (config.focus_label, config.focus_fraction))  # fmt: skip
+                         config.misdirected_fraction, (config.focus_label, config.focus_fraction), config.overcalled_fraction)  # fmt: skip
 
     torch.manual_seed(config.seed)
     model = Restorer(config.restorer)

@@ -269,3 +269,9 @@ python docs/results/misdirected_val.py "folder:$D/bsds500-val" --limit 20 --chec
     --report docs/results/misdirected_val.csv   # after the decision: clean photos guided by whole wrong vectors
 python docs/results/misdirected_val.py "folder:$D/bsds500-val" --limit 20 --input noise --checkpoint leg11=runs/leg11 \
     --checkpoint 12a=runs/soup12 --report docs/results/misdirected_noise_val.csv   # grainy photos under wrong vectors
+# Restorer leg 13 (tenth session): 12a with a fifth of every batch overcalled (degraded pairs guided by the vector of a
+# worse version of the same photo, target their own clean photo). Rule in MODEL_CARD.md, set before training.
+restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$closeup" --extra-split "$weather" --extra-split "$under" \
+    --extra-fraction 0 --extra-fraction 0.1 --extra-fraction 0.2 --clear-fraction 0.2 --misdirected-fraction 0.1 \
+    --overcalled-fraction 0.2 --init-from runs/soup12 \
+    --width 16 --steps 5000 --batch-size 10 --crop 96 --lr 1e-4 --checkpoint-every 500 --threads 2 --out runs/leg13

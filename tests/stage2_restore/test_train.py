@@ -337,6 +337,43 @@ def test_misdirected_rows_are_clean_photos_guided_by_a_degraded_version_of_thems
     cache.close()
 
 
+def test_overcalled_rows_are_degraded_photos_guided_by_a_worse_version_of_themselves(tmp_path):
+    from shared.cache import EmbeddingCache
+    from shared.pairs import SynthesisConfig, build_pairs
+    from stage2_restore.data import TrainingPairs
+    from tests.conftest import write_photo
+
+    for i in range(3):
+        write_photo(tmp_path / "photos" / f"p{i}.png", 40, 48, seed=i)
+    split = resolve_split(f"folder:{tmp_path / 'photos'}")
+    config = SynthesisConfig(seed=0, categories=("clear", "low", "noise", "low_noise", "haze"), max_side=64)
+    rows = build_pairs(split, tmp_path / "cache", config).rows
+    write_cache(rows, tmp_path / "cache" / split.slug / FINGERPRINT.directory_name)
+    cache = EmbeddingCache(tmp_path / "cache" / split.slug / FINGERPRINT.directory_name)
+    pairs = TrainingPairs([(rows, cache)], ("clear", "low", "other"), negatives=0, clear_fraction=0.25, overcalled_fraction=0.25)
+    # low and noise each have a worse version (low_noise); low_noise and haze have none, so they are never overcalled.
+    assert sorted({pairs.rows[i].category for i in pairs.overcallable}) == ["low", "noise"]
+    for step in range(5):
+        drawn = pairs._draw(np.random.default_rng(step), 8)
+        overcalled = [(pairs.rows[i], pairs.rows[g]) for i, g in drawn if i != g]
+        assert len(overcalled) == 2
+        assert all(guide.category == "low_noise" and guide.image_id == row.image_id for row, guide in overcalled)
+        batch = pairs.batch(np.random.default_rng(step), 8, 16)
+        assert not bool((batch["degraded"][-2:] == batch["clean"][-2:]).all())  # a degraded input, its own clean target
+        for (row, guide), embedding in zip(overcalled, batch["embedding"][-2:], strict=True):
+            assert np.array_equal(embedding.numpy(), pairs.inputs[pairs.rows.index(guide)].embedding)
+            assert not np.array_equal(embedding.numpy(), pairs.inputs[pairs.rows.index(row)].embedding)
+    rng = np.random.default_rng(0)
+    row, guide = pairs._replacement(pairs.overcallable[0], pairs.worse_versions[pairs.overcallable[0]][0], rng)
+    assert row in pairs.overcallable and guide in pairs.worse_versions[row]
+    # Without the option the batches are the ones runs drew before it existed.
+    plain = TrainingPairs([(rows, cache)], ("clear", "low", "other"), negatives=0, clear_fraction=0.25)
+    assert plain._draw(np.random.default_rng(3), 8) == TrainingPairs(
+        [(rows, cache)], ("clear", "low", "other"), negatives=0, clear_fraction=0.25, overcalled_fraction=0.0
+    )._draw(np.random.default_rng(3), 8)
+    cache.close()
+
+
 def test_focus_weights_up_the_degraded_pairs_of_one_label_from_every_split(tiny_split):
     from shared.cache import EmbeddingCache
     from shared.splits import resolve_split
@@ -419,7 +456,7 @@ def test_an_extra_split_is_trained_on_alongside_from_its_own_matching_cache(tmp_
         dataclasses.replace(config, extra_splits=(), extra_fractions=(0.5,))
     with pytest.raises(ConfigError, match="together at most 1"):
         dataclasses.replace(config, clear_fraction=0.6, extra_fractions=(0.5,))
-    with pytest.raises(ConfigError, match=r"misdirected_fraction 0.5, focus_fraction 0.0 and extra_fractions \[0.5\]: each at least 0"):
+    with pytest.raises(ConfigError, match=r"misdirected_fraction 0.5, .* and extra_fractions \[0.5\]: each at least 0"):
         dataclasses.replace(config, clear_fraction=0.25, misdirected_fraction=0.5, extra_fractions=(0.5,))
     twice = TrainingPairs([(rows, main), (rows, main)], ("clear", "low", "other"))  # the same ids in two splits: two scenes each
     assert len(twice.scenes) == 2 * 4 and all(len(scene) == 3 for scene in twice.scenes.values())  # low, haze_rain, snow
