@@ -16,7 +16,7 @@ import torch
 
 from shared.cache import EmbeddingCache, EmbeddingRecord
 from shared.contract import category_of
-from shared.degrade import CLEAR, components_of
+from shared.degrade import CLEAR
 from shared.errors import ImageReadError
 from shared.image_io import load_image
 from shared.pairs import PairRow
@@ -100,7 +100,7 @@ class TrainingPairs:
         self.clear_fraction = clear_fraction if self.clear and self.degraded else 0.0
         self.misdirectable = [i for i in self.clear if self.scenes.get(self.scene_of[i])]
         self.misdirected_fraction = misdirected_fraction if self.misdirectable else 0.0
-        labels = [set(components_of(row.category)) for row in self.rows]
+        labels = [set(row.category.split("_")) for row in self.rows]  # a paired split's folder name is one label
         worse = {i: [j for j in by_scene[self.scene_of[i]] if labels[j] > labels[i]] for i in self.degraded}
         self.worse_versions = {i: versions for i, versions in worse.items() if versions}
         """Degraded row -> the versions of its photo that have every degradation it has and more."""

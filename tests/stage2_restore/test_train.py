@@ -359,18 +359,34 @@ def test_overcalled_rows_are_degraded_photos_guided_by_a_worse_version_of_themse
         assert len(overcalled) == 2
         assert all(guide.category == "low_noise" and guide.image_id == row.image_id for row, guide in overcalled)
         batch = pairs.batch(np.random.default_rng(step), 8, 16)
-        assert not bool((batch["degraded"][-2:] == batch["clean"][-2:]).all())  # a degraded input, its own clean target
+        for k in (-2, -1):  # each a degraded input with its own clean target
+            assert not bool((batch["degraded"][k] == batch["clean"][k]).all())
+        assert batch["class_index"][-2:].tolist() == [pairs.inputs[g].class_index for i, g in drawn if i != g]
         for (row, guide), embedding in zip(overcalled, batch["embedding"][-2:], strict=True):
             assert np.array_equal(embedding.numpy(), pairs.inputs[pairs.rows.index(guide)].embedding)
             assert not np.array_equal(embedding.numpy(), pairs.inputs[pairs.rows.index(row)].embedding)
+    # With misdirected rows too: each replacement keeps its kind.
+    both = TrainingPairs([(rows, cache)], ("clear", "low", "other"), negatives=0, misdirected_fraction=0.25, overcalled_fraction=0.25)
+    kinds = [(both.rows[i].category == "clear", i != g) for i, g in both._draw(np.random.default_rng(0), 8)]
+    assert kinds[-4:] == [(True, True)] * 2 + [(False, True)] * 2
     rng = np.random.default_rng(0)
-    row, guide = pairs._replacement(pairs.overcallable[0], pairs.worse_versions[pairs.overcallable[0]][0], rng)
-    assert row in pairs.overcallable and guide in pairs.worse_versions[row]
+    for index, guide in both._draw(np.random.default_rng(0), 8)[-4:]:
+        row, new_guide = both._replacement(index, guide, rng)
+        if both.rows[index].category == "clear":
+            assert both.rows[row].category == "clear" and both.scene_of[new_guide] == both.scene_of[row] and new_guide != row
+        else:
+            assert row in both.overcallable and new_guide in both.worse_versions[row]
     # Without the option the batches are the ones runs drew before it existed.
     plain = TrainingPairs([(rows, cache)], ("clear", "low", "other"), negatives=0, clear_fraction=0.25)
-    assert plain._draw(np.random.default_rng(3), 8) == TrainingPairs(
-        [(rows, cache)], ("clear", "low", "other"), negatives=0, clear_fraction=0.25, overcalled_fraction=0.0
-    )._draw(np.random.default_rng(3), 8)
+    rng = np.random.default_rng(3)
+    before = [plain.clear[i] for i in rng.integers(0, len(plain.clear), size=2)]
+    before += [plain.degraded[i] for i in rng.integers(0, len(plain.degraded), size=6)]
+    assert plain._draw(np.random.default_rng(3), 8) == [(i, i) for i in before]
+    # No row with a worse version (the tiny split has none): the share falls back to ordinary rows.
+    with pytest.raises(ConfigError, match=r"overcalled_fraction 0.5, .* each at least 0, together at most 1"):
+        TrainConfig(clear_fraction=0.6, overcalled_fraction=0.5)
+    maximal = [row for row in rows if row.category in ("clear", "haze", "low_noise")]
+    assert TrainingPairs([(maximal, cache)], ("clear", "low", "other"), overcalled_fraction=0.5).overcalled_fraction == 0.0
     cache.close()
 
 
