@@ -281,3 +281,18 @@ restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$cl
     --extra-fraction 0 --extra-fraction 0.1 --extra-fraction 0.1 --clear-fraction 0.2 --misdirected-fraction 0.2 \
     --overcalled-fraction 0.3 --init-from runs/leg13 \
     --width 16 --steps 3000 --batch-size 10 --crop 96 --lr 1e-4 --checkpoint-every 500 --threads 2 --out runs/leg14
+for leg in leg13 leg14; do   # the same validation block for both legs, the two misdirected checks included
+    python docs/results/clean_through_restore.py "$D/bsds500-val" --limit 20 "${wrong[@]}" --checkpoint "runs/$leg" \
+        --report "docs/results/wrong_prompts_val_$leg.csv"
+    restore-eval "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --checkpoint "$leg=runs/$leg" --limit 20 \
+        --report "docs/results/restorer_weather_val_$leg.csv" --grid "docs/results/restorer_weather_val_$leg.png"
+    validate_restorer "$leg"
+    python docs/results/misdirected_val.py "folder:$D/bsds500-val" --limit 20 --input noise --checkpoint "$leg=runs/$leg" \
+        --report "docs/results/misdirected_noise_val_$leg.csv"
+    python docs/results/misdirected_val.py "folder:$D/bsds500-val" --limit 20 --checkpoint "$leg=runs/$leg" \
+        --report "docs/results/misdirected_val_$leg.csv"
+done
+# Leg 14 passed every criterion of leg 13's rule: shipped with prompter 1, then the eval block of the shipped pair and the
+# app screenshot.
+restore-train export runs/leg14 -o stage2_restore/weights/restorer
+RESTORE_SCREENSHOTS=docs python -m pytest -q tests/stage2_restore/test_app.py
