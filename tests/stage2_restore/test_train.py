@@ -382,9 +382,9 @@ def test_overcalled_rows_are_degraded_photos_guided_by_a_worse_version_of_themse
     before = [plain.clear[i] for i in rng.integers(0, len(plain.clear), size=2)]
     before += [plain.degraded[i] for i in rng.integers(0, len(plain.degraded), size=6)]
     assert plain._draw(np.random.default_rng(3), 8) == [(i, i) for i in before]
-    # No row with a worse version (the tiny split has none): the share falls back to ordinary rows.
     with pytest.raises(ConfigError, match=r"overcalled_fraction 0.5, .* each at least 0, together at most 1"):
         TrainConfig(clear_fraction=0.6, overcalled_fraction=0.5)
+    # No row with a worse version: the share falls back to ordinary rows.
     maximal = [row for row in rows if row.category in ("clear", "haze", "low_noise")]
     assert TrainingPairs([(maximal, cache)], ("clear", "low", "other"), overcalled_fraction=0.5).overcalled_fraction == 0.0
     cache.close()
