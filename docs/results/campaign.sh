@@ -296,3 +296,4 @@ done
 # app screenshot.
 restore-train export runs/leg14 -o stage2_restore/weights/restorer
 RESTORE_SCREENSHOTS=docs python -m pytest -q tests/stage2_restore/test_app.py
+true_prompts leg14   # after the decision: what prompter 1's mistakes cost leg 14
