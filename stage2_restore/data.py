@@ -134,42 +134,30 @@ class TrainingPairs:
             return [(int(i), int(i)) for i in rng.integers(0, len(self.rows), size=batch_size)]
         clear_count = int(round(self.clear_fraction * batch_size))
         chosen = [self.clear[i] for i in rng.integers(0, len(self.clear), size=clear_count)]
-        misdirected = []
-        if count := min(int(round(self.misdirected_fraction * batch_size)), batch_size - len(chosen)):
-            for i in rng.integers(0, len(self.misdirectable), size=count):
-                row = self.misdirectable[i]
-                misdirected.append((row, self._degraded_version(row, rng)))
-        if count := min(int(round(self.overcalled_fraction * batch_size)), batch_size - len(chosen) - len(misdirected)):
-            for i in rng.integers(0, len(self.overcallable), size=count):
-                row = self.overcallable[i]
-                misdirected.append((row, self._worse_version(row, rng)))
+        guided = []
+        for rows, fraction in ((self.misdirectable, self.misdirected_fraction), (self.overcallable, self.overcalled_fraction)):
+            if count := min(int(round(fraction * batch_size)), batch_size - len(chosen) - len(guided)):
+                guided += [(row, self._wrong_guide(row, rng)) for row in [rows[i] for i in rng.integers(0, len(rows), size=count)]]
         pools = [*zip(self.extra_degraded, self.extra_fractions, strict=False), (self.focused, self.focus_fraction)]
         for rows, fraction in pools:
-            if count := min(int(round(fraction * batch_size)), batch_size - len(chosen) - len(misdirected)):
+            if count := min(int(round(fraction * batch_size)), batch_size - len(chosen) - len(guided)):
                 chosen += [rows[i] for i in rng.integers(0, len(rows), size=count)]
         rest = self.degraded if self.clear_fraction else range(len(self.rows))
-        chosen += [rest[i] for i in rng.integers(0, len(rest), size=batch_size - len(chosen) - len(misdirected))]
-        return [(int(i), int(i)) for i in chosen] + misdirected
+        chosen += [rest[i] for i in rng.integers(0, len(rest), size=batch_size - len(chosen) - len(guided))]
+        return [(int(i), int(i)) for i in chosen] + guided
 
-    def _degraded_version(self, row: int, rng: np.random.Generator) -> int:
-        versions = self.scenes[self.scene_of[row]]
-        return versions[int(rng.integers(0, len(versions)))]
-
-    def _worse_version(self, row: int, rng: np.random.Generator) -> int:
-        versions = self.worse_versions[row]
-        return versions[int(rng.integers(0, len(versions)))]
+    def _wrong_guide(self, row: int, rng: np.random.Generator) -> int:
+        """A clear row's guide is any degraded version of its photo (misdirected), a degraded row's a worse one (overcalled)."""
+        return _one_of(self.scenes[self.scene_of[row]] if self.rows[row].category == CLEAR else self.worse_versions[row], rng)
 
     def _replacement(self, index: int, guide: int, rng: np.random.Generator) -> tuple[int, int]:
         """A row of the same kind as one whose image could not be read (misdirected, overcalled, clear, or degraded from
         the same split), so the batch keeps its clear, misdirected, overcalled and per-split shares."""
-        if index != guide and self.rows[index].category == CLEAR:
-            row = self.misdirectable[int(rng.integers(0, len(self.misdirectable)))]
-            return row, self._degraded_version(row, rng)
+        clear = self.rows[index].category == CLEAR
         if index != guide:
-            row = self.overcallable[int(rng.integers(0, len(self.overcallable)))]
-            return row, self._worse_version(row, rng)
-        pool = self.clear if self.rows[index].category == CLEAR else self.degraded_by_source[self.scene_of[index][0]]
-        row = pool[int(rng.integers(0, len(pool)))]
+            row = _one_of(self.misdirectable if clear else self.overcallable, rng)
+            return row, self._wrong_guide(row, rng)
+        row = _one_of(self.clear if clear else self.degraded_by_source[self.scene_of[index][0]], rng)
         return row, row
 
     def batch(self, rng: np.random.Generator, batch_size: int, crop: int) -> dict[str, torch.Tensor]:
@@ -225,6 +213,10 @@ class TrainingPairs:
                 self.unreadable[str(path)] = str(exc)
                 raise
         return images, chosen
+
+
+def _one_of(rows: Sequence[int], rng: np.random.Generator) -> int:
+    return rows[int(rng.integers(0, len(rows)))]
 
 
 def _crop(images: list[np.ndarray], size: int, rng: np.random.Generator) -> list[np.ndarray]:
