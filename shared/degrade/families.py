@@ -10,8 +10,9 @@ out: a family added to a set changes every composite a split of that set draws, 
 our recorded numbers were measured on must rebuild the same. Training reaches them through the
 `weather:` split. `underexposed` is the training set with low light only as base-ISO
 underexposure (dark and nearly noise-free), kept out of `train` and reached through the
-`underexposed:` split for the same reason. `all` holds every family, so it grows with each one added:
-no recorded number was measured on it.
+`underexposed:` split for the same reason. `heavy_rain` is `train` with rain only `heavy`
+(Rain100H-like): a validation set for the one rain family that training's mix dilutes. `all`
+holds every family, so it grows with each one added: no recorded number was measured on it.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ FAMILY_SETS: dict[str, dict[str, tuple[str, ...]]] = {
     "all": {c: tuple(names) for c, names in FAMILIES.items()},
     "weather": {**_TRAINING, **CAMERA_WEATHER},
     "underexposed": {**_TRAINING, **UNDEREXPOSED},
+    "heavy_rain": {**_TRAINING, "rain": ("heavy",)},
     "classic": {"low": ("lime",), "haze": ("scattering",), "rain": ("streaks",), "snow": ("flakes",),
                 "blur": ("defocus", "motion"), "noise": ("gaussian", "poisson"), "jpeg": ("jpeg",)},
 }  # fmt: skip

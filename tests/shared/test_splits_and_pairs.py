@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from shared.degrade import FAMILY_SETS, HELD_OUT
+from shared.degrade import FAMILY_SETS, HELD_OUT, DegradationModel
 from shared.degrade.close_up import close_up
 from shared.degrade.composite import stable_id_hash
 from shared.errors import ConfigError, SplitError
@@ -230,6 +230,15 @@ def test_the_weather_split_draws_rain_and_snow_from_the_camera_weather_families_
     assert FAMILY_SETS["train"] == {"low": ("lime", "camera"), "haze": ("scattering", "patchy"), "rain": ("streaks", "heavy", "drops"),
                                     "snow": ("flakes", "streaks"), "blur": ("defocus", "motion", "shake"), "noise": ("gaussian", "camera"),
                                     "jpeg": ("jpeg",)}  # fmt: skip
+
+
+def test_the_heavy_rain_family_set_draws_rain_from_the_heavy_family_only(tmp_path):
+    split = resolve_split(f"folder:{photo_folder(tmp_path)}")
+    config = dataclasses.replace(default_synthesis(split), categories=("rain", "haze_rain"), max_side=32, variants=3,
+                                 model=DegradationModel.from_family_set("heavy_rain"))  # fmt: skip
+    rows = build_pairs(split, tmp_path / "cache", config).rows
+    assert {row.params["rain"]["family"] for row in rows if "rain" in row.params} == {"heavy"}
+    assert {row.params["haze"]["family"] for row in rows if "haze" in row.params} <= set(FAMILY_SETS["train"]["haze"])
 
 
 def test_the_underexposed_split_darkens_only_by_base_iso_underexposure(tmp_path):
