@@ -95,7 +95,7 @@ class DegradationModel:
 
     @classmethod
     def from_family_set(cls, name: str) -> DegradationModel:
-        """The model of a named family set (train, heldout, all, weather, underexposed, classic)."""
+        """The model of a named family set (one of `FAMILY_SETS` in families.py)."""
         return cls(**family_set(name), shuffle_order=name != "classic")
 
     def family_names(self) -> dict[str, tuple[str, ...]]:
