@@ -304,6 +304,10 @@ mkdir -p runs/12a && for f in cache.json config.json model.safetensors; do
 done
 restore-eval "$val" --seed 1 --families heavy_rain --categories rain,haze_rain --cache-dir cache/val-heavy-rain --limit 40 \
     --checkpoint 12a=runs/12a --checkpoint leg14=stage2_restore/weights/restorer --report docs/results/restorer_heavy_rain_val_12a_leg14.csv
+# How dark is "low light"? Our low-light families beside LOL's inputs and the PolyU photos called "low light" (inputs only).
+python docs/results/low_light_brightness.py --photos "$D/bsds500-val" --limit 40 "$E/paired/lol_eval15/input" \
+    "$E/paired/polyu_real_noise/input" --called docs/results/polyu_through_restore.csv "$E/paired/polyu_real_noise" "low light" \
+    --report docs/results/low_light_brightness.csv
 # Restorer leg 15: leg 14 on 128² crops (haze needs a wider view), the mixture unchanged. Rule in MODEL_CARD.md, set before
 # training. Leg 15 starts from 9f7d2c6's restorer (leg 14).
 restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$closeup" --extra-split "$weather" --extra-split "$under" \
