@@ -86,7 +86,7 @@ def main() -> None:
         if state.get("digest") != digest:
             with st.spinner("Looking for degradations..."):
                 rgb, record = describe(data, suffix, checkpoint, None)
-            state.update(digest=digest, rgb=rgb, detected=record, record=record, restored=None, prompt=record.prompt)
+            state.update(digest=digest, rgb=rgb, detected=record, record=record, restored=None)
     except RestoreError as exc:
         st.error(named_for_the_user(exc, upload.name))
         return
@@ -97,7 +97,10 @@ def main() -> None:
     note = " — nothing to remove, so the strength starts at 0" if clear else ""
     note = f" — unsure, so the strength starts at {share:.2f}" if 0 < share < 1 else note
     st.markdown(f"**Detected:** {state.detected.prompt} (confidence {confidence:.2f}{note})")
-    prompt = st.text_input("Prompt (edit it to steer the restoration, e.g. 'haze and heavy rain')", key="prompt")
+    # One box per photo whose default is the detected prompt: it shows from the first frame (a value set through
+    # session state reached the browser a moment later, and read as empty), and an edit never outlives its photo.
+    prompt = st.text_input("Prompt (edit it to steer the restoration, e.g. 'haze and heavy rain')",
+                           value=state.detected.prompt, key=f"prompt-{digest}")  # fmt: skip
     steered = prompt.strip() != state.detected.prompt  # the user's words are taken as certain, as `restore --prompt` does
     start = 1.0 if steered else round(share * 20) / 20  # on the slider's steps
     strength = st.slider("Strength", 0.0, 1.0, start, 0.05, help="0 keeps the input, 1 the full restoration")

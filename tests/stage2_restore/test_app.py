@@ -6,6 +6,7 @@ Set RESTORE_SCREENSHOTS=DIR to keep the screenshot (docs/app.png is made that wa
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -28,7 +29,8 @@ if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} is missing; .ci/run installs it (apt-get install chromium)", pytrace=False)
     pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); CI always runs this test", allow_module_level=True)
 
-sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+playwright_api = pytest.importorskip("playwright.sync_api")
+sync_playwright, expect = playwright_api.sync_playwright, playwright_api.expect
 
 
 def _free_port() -> int:
@@ -81,7 +83,7 @@ def test_upload_restore_compare_and_score_in_chromium(app_url, tmp_path):
         page.locator("input[type=file]").first.set_input_files(str(degraded))
         page.get_by_text("Detected:").wait_for(timeout=90_000)
         prompt = page.get_by_label("Prompt (edit it to steer")
-        assert prompt.input_value().startswith("a ")  # the detected pseudo-prompt, ready to edit
+        expect(prompt).to_have_value(re.compile("^a "))  # the detected pseudo-prompt, ready to edit
         prompt.fill("dense haze")  # steer: the photo is re-embedded with the user's words
         prompt.press("Enter")
         page.get_by_role("button", name="Restore").click()
