@@ -72,6 +72,7 @@ def main() -> None:
     st.caption("Removes low light, haze, rain, snow, noise and blur — alone or together. Runs on this machine's CPU.")
     upload = st.file_uploader(f"Photo (up to {MAX_MEGAPIXELS} megapixels)", type=UPLOAD_TYPES, key="photo")
     if upload is None:
+        st.session_state.pop("digest", None)  # the same photo uploaded again starts afresh, not from its last restoration
         st.info("Upload a photo to start.")
         return
     data, suffix = upload.getvalue(), Path(upload.name).suffix.lower()
@@ -97,8 +98,8 @@ def main() -> None:
     note = " — nothing to remove, so the strength starts at 0" if clear else ""
     note = f" — unsure, so the strength starts at {share:.2f}" if 0 < share < 1 else note
     st.markdown(f"**Detected:** {state.detected.prompt} (confidence {confidence:.2f}{note})")
-    # One box per photo whose default is the detected prompt: it shows from the first frame (a value set through
-    # session state reached the browser a moment later, and read as empty), and an edit never outlives its photo.
+    # One box per photo whose default is the detected prompt: it shows from the first frame (a value put in session
+    # state is applied a moment after the box appears, so it briefly reads as empty), and an edit stays with its photo.
     prompt = st.text_input("Prompt (edit it to steer the restoration, e.g. 'haze and heavy rain')",
                            value=state.detected.prompt, key=f"prompt-{digest}")  # fmt: skip
     steered = prompt.strip() != state.detected.prompt  # the user's words are taken as certain, as `restore --prompt` does

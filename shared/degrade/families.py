@@ -11,7 +11,7 @@ our recorded numbers were measured on must rebuild the same. Training reaches th
 `weather:` split. `underexposed` is the training set with low light only as base-ISO
 underexposure (dark and nearly noise-free), kept out of `train` and reached through the
 `underexposed:` split for the same reason. `heavy_rain` is `train` with rain only `heavy`
-(Rain100H-like): a validation set for the one rain family that training's mix dilutes. `all`
+(Rain100H-like): a validation set for `heavy` alone, which `train` draws as one rain family in three. `all`
 holds every family, so it grows with each one added: no recorded number was measured on it.
 """
 
