@@ -76,13 +76,13 @@ def measure() -> None:
 
     clean = [fit_max_side(load_image(p).rgb, 512) for p in image_files(args.photos)[: args.limit]]
     rows = [spread(f"clean {args.photos.name}", [float(c.mean()) for c in clean])]
-    for family in args.families.split(","):
-        darken = family_class("low", family.strip())()
+    for family in (name.strip() for name in args.families.split(",")):
+        darken = family_class("low", family)()
         # One stream per family, independent of the order families are listed in.
         rng = np.random.default_rng(int(hashlib.sha256(family.encode()).hexdigest()[:8], 16))
         darkened = [float(darken(photo, rng)[0].mean()) for photo in clean]
         shares = [d / float(photo.mean()) for d, photo in zip(darkened, clean, strict=True)]
-        rows.append(spread(f"low: {family.strip()}", darkened, shares))
+        rows.append(spread(f"low: {family}", darkened, shares))
     for folder in args.folders:
         rows.append(spread(str(folder), [brightness(path) for path in image_files(folder)]))
     if args.called:
