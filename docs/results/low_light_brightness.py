@@ -75,13 +75,14 @@ def measure() -> None:
     args = parser.parse_args()
 
     clean = [fit_max_side(load_image(p).rgb, 512) for p in image_files(args.photos)[: args.limit]]
-    rows = [spread(f"clean {args.photos.name}", [float(c.mean()) for c in clean])]
+    clean_brightness = [float(photo.mean()) for photo in clean]
+    rows = [spread(f"clean {args.photos.name}", clean_brightness)]
     for family in (name.strip() for name in args.families.split(",")):
         darken = family_class("low", family)()
         # One stream per family, independent of the order families are listed in.
         rng = np.random.default_rng(int(hashlib.sha256(family.encode()).hexdigest()[:8], 16))
         darkened = [float(darken(photo, rng)[0].mean()) for photo in clean]
-        shares = [d / float(photo.mean()) for d, photo in zip(darkened, clean, strict=True)]
+        shares = [d / c for d, c in zip(darkened, clean_brightness, strict=True)]
         rows.append(spread(f"low: {family}", darkened, shares))
     for folder in args.folders:
         rows.append(spread(str(folder), [brightness(path) for path in image_files(folder)]))
