@@ -327,3 +327,9 @@ python docs/results/misdirected_val.py "$val" --limit 20 --input noise --checkpo
 python docs/results/misdirected_val.py "$val" --limit 20 --checkpoint "$leg=runs/$leg" --report "docs/results/misdirected_val_$leg.csv"
 # Leg 15 failed two criteria (haze in-distribution +0.02, grainy photos under their own vector 31.92): not shipped,
 # leg 14 stays, so no eval block. Measured in the twelfth session: 1,200 steps at 2.2 s a step on that session's machine.
+# Restorer leg 16 (thirteenth session): leg 15 continued for 2,000 more steps, nothing else changed. Rule in MODEL_CARD.md,
+# set before training (leg 15's rule, against leg 14).
+restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$closeup" --extra-split "$weather" --extra-split "$under" \
+    --extra-fraction 0 --extra-fraction 0.1 --extra-fraction 0.1 --clear-fraction 0.2 --misdirected-fraction 0.2 \
+    --overcalled-fraction 0.3 --init-from runs/leg15/checkpoint \
+    --width 16 --steps 2000 --batch-size 10 --crop 128 --lr 1e-4 --checkpoint-every 250 --threads 2 --out runs/leg16
