@@ -10,7 +10,10 @@ out: a family added to a set changes every composite a split of that set draws, 
 our recorded numbers were measured on must rebuild the same. Training reaches them through the
 `weather:` split. `underexposed` is the training set with low light only as base-ISO
 underexposure (dark and nearly noise-free), kept out of `train` and reached through the
-`underexposed:` split for the same reason. `heavy_rain` is `train` with rain only `heavy`
+`underexposed:` split for the same reason. `dark` is the training set with `lime` replaced by
+`dark_lime` (the same model, 1 to 1.6 stops darker), so that "low light" names a dark frame and
+not a dim room: a set to build a prompter's and a restorer's training caches with (`--families
+dark`), kept out of `train` for the same reason. `heavy_rain` is `train` with rain only `heavy`
 (Rain100H-like): a validation set for `heavy` alone, which `train` draws as one rain family in three. `all`
 holds every family, so it grows with each one added: no recorded number was measured on it.
 """
@@ -19,14 +22,20 @@ from __future__ import annotations
 
 from shared.degrade.blur import DefocusBlur, GaussianBlur, JpegCompression, MotionBlur, ShakeBlur
 from shared.degrade.haze import PatchyHaze, RandomDepthHaze, ScatteringHaze
-from shared.degrade.lowlight import CameraLowLight, CurveLowLight, LimeLowLight, UnderexposedLowLight
+from shared.degrade.lowlight import CameraLowLight, CurveLowLight, DarkLimeLowLight, LimeLowLight, UnderexposedLowLight
 from shared.degrade.noise import CameraNoise, GaussianNoise, PoissonNoise
 from shared.degrade.rain import DropRain, FineRain, HeavyRain, SoftRain, StreakRain
 from shared.degrade.snow import BokehSnow, DenseSnow, FlakeSnow, StreakSnow
 from shared.errors import ConfigError
 
 FAMILIES: dict[str, dict[str, type]] = {
-    "low": {"lime": LimeLowLight, "curve": CurveLowLight, "camera": CameraLowLight, "underexposed": UnderexposedLowLight},
+    "low": {
+        "lime": LimeLowLight,
+        "curve": CurveLowLight,
+        "camera": CameraLowLight,
+        "underexposed": UnderexposedLowLight,
+        "dark_lime": DarkLimeLowLight,
+    },
     "haze": {"scattering": ScatteringHaze, "random_depth": RandomDepthHaze, "patchy": PatchyHaze},
     "rain": {"streaks": StreakRain, "heavy": HeavyRain, "drops": DropRain, "soft": SoftRain, "fine": FineRain},
     "snow": {"flakes": FlakeSnow, "streaks": StreakSnow, "dense": DenseSnow, "bokeh": BokehSnow},
@@ -44,10 +53,13 @@ CAMERA_WEATHER: dict[str, tuple[str, ...]] = {"rain": ("fine",), "snow": ("bokeh
 UNDEREXPOSED: dict[str, tuple[str, ...]] = {"low": ("underexposed",)}
 """The family of the `underexposed` set, kept out of `train` (see above)."""
 
+DARK: dict[str, tuple[str, ...]] = {"low": ("dark_lime",)}
+"""The family of the `dark` set, kept out of `train` (see above)."""
+
 CAPTURE_FAMILIES = frozenset({("low", "camera"), ("low", "underexposed")})
 """Families that re-photograph the scene (raw noise, ISP): applied with the camera, after blur, not with the weather."""
 
-_KEPT_OUT = {c: (HELD_OUT.get(c), *CAMERA_WEATHER.get(c, ()), *UNDEREXPOSED.get(c, ())) for c in FAMILIES}
+_KEPT_OUT = {c: (HELD_OUT.get(c), *CAMERA_WEATHER.get(c, ()), *UNDEREXPOSED.get(c, ()), *DARK.get(c, ())) for c in FAMILIES}
 _TRAINING = {c: tuple(n for n in names if n not in _KEPT_OUT[c]) for c, names in FAMILIES.items()}
 
 FAMILY_SETS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -57,6 +69,7 @@ FAMILY_SETS: dict[str, dict[str, tuple[str, ...]]] = {
     "weather": {**_TRAINING, **CAMERA_WEATHER},
     "underexposed": {**_TRAINING, **UNDEREXPOSED},
     "heavy_rain": {**_TRAINING, "rain": ("heavy",)},
+    "dark": {**_TRAINING, "low": tuple("dark_lime" if name == "lime" else name for name in _TRAINING["low"])},
     "classic": {"low": ("lime",), "haze": ("scattering",), "rain": ("streaks",), "snow": ("flakes",),
                 "blur": ("defocus", "motion"), "noise": ("gaussian", "poisson"), "jpeg": ("jpeg",)},
 }  # fmt: skip

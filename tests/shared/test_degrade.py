@@ -63,7 +63,7 @@ def test_odd_and_tiny_sizes(shape, category):
     assert degraded.shape == image.shape and np.isfinite(degraded).all()
 
 
-@pytest.mark.parametrize("family", ["lime", "curve", "camera", "underexposed"])
+@pytest.mark.parametrize("family", ["lime", "curve", "camera", "underexposed", "dark_lime"])
 def test_low_light_darkens(photo, family):
     degraded, params = DegradationModel(low=(family,)).degrade(photo, "low", "a", seed=0)
     assert degraded.mean() < 0.6 * photo.mean()
@@ -155,7 +155,7 @@ from pathlib import Path  # noqa: E402
 
 from shared.degrade import FAMILIES, FAMILY_SETS, HELD_OUT  # noqa: E402
 from shared.degrade.camera import srgb_to_linear  # noqa: E402
-from shared.degrade.lowlight import CameraLowLight, UnderexposedLowLight  # noqa: E402
+from shared.degrade.lowlight import CameraLowLight, DarkLimeLowLight, LimeLowLight, UnderexposedLowLight  # noqa: E402
 from shared.degrade.noise import CameraNoise  # noqa: E402
 
 
@@ -272,9 +272,25 @@ def test_training_never_uses_a_held_out_family_and_validation_uses_only_those():
 def test_an_unknown_family_lists_the_choices():
     with pytest.raises(ConfigError, match="unknown rain family 'hail'; choose one of streaks, heavy, drops, soft, fine$"):
         DegradationModel(rain=("hail",))
-    sets = "train, heldout, all, weather, underexposed, heavy_rain, classic"
+    sets = "train, heldout, all, weather, underexposed, heavy_rain, dark, classic"
     with pytest.raises(ConfigError, match=f"unknown family set 'real'; choose one of {sets}"):
         DegradationModel.from_family_set("real")
+
+
+def test_dark_lime_is_lime_under_less_light_and_leaves_the_training_set_as_it_was():
+    """`dark` swaps `lime` for `dark_lime` and nothing else; the same draw gives a third to a half of lime's light."""
+    assert FAMILY_SETS["train"]["low"] == ("lime", "camera") and FAMILY_SETS["dark"]["low"] == ("dark_lime", "camera")
+    others = {c: f for c, f in FAMILY_SETS["dark"].items() if c != "low"}
+    assert others == {c: f for c, f in FAMILY_SETS["train"].items() if c != "low"}
+    noiseless = {"photons_at_white": (1e7, 1e7), "read_noise": (0.0, 0.0)}
+    lime, dark_lime = LimeLowLight(**noiseless), DarkLimeLowLight(**noiseless)
+    scene = _scene_array()
+    for seed in range(8):
+        lit, lit_params = lime(scene, np.random.default_rng(seed))
+        dark, dark_params = dark_lime(scene, np.random.default_rng(seed))
+        assert dark_params["gamma"] == lit_params["gamma"] and 0.2 <= dark_params["exposure"] <= 0.5
+        assert dark_params["severity"] == pytest.approx(lit_params["severity"])  # the same place in its own ranges
+        assert 1 / 3 - 0.01 <= dark.mean() / lit.mean() <= 0.5 + 0.01
 
 
 def test_underexposure_at_base_iso_is_as_dark_as_a_night_shot_with_a_fifth_of_its_grain_or_less():
