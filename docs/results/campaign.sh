@@ -333,3 +333,7 @@ restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$cl
     --extra-fraction 0 --extra-fraction 0.1 --extra-fraction 0.1 --clear-fraction 0.2 --misdirected-fraction 0.2 \
     --overcalled-fraction 0.3 --init-from runs/leg15/checkpoint \
     --width 16 --steps 2000 --batch-size 10 --crop 128 --lr 1e-4 --checkpoint-every 250 --threads 2 --out runs/leg16
+# The `dark` set's family beside the other low-light families (inputs only, bsds500-val; the other rows are unchanged).
+python docs/results/low_light_brightness.py --photos "$D/bsds500-val" --limit 40 "$E/paired/lol_eval15/input" \
+    "$E/paired/polyu_real_noise/input" --called docs/results/polyu_through_restore.csv "$E/paired/polyu_real_noise" "low light" \
+    --report docs/results/low_light_brightness.csv

@@ -11,7 +11,7 @@ our recorded numbers were measured on must rebuild the same. Training reaches th
 `weather:` split. `underexposed` is the training set with low light only as base-ISO
 underexposure (dark and nearly noise-free), kept out of `train` and reached through the
 `underexposed:` split for the same reason. `dark` is the training set with `lime` replaced by
-`dark_lime` (the same model, 1 to 1.6 stops darker), so that "low light" names a dark frame and
+`dark_lime` (the same model with a third to a half of its values), so that "low light" names a dark frame and
 not a dim room: a set to build a prompter's and a restorer's training caches with (`--families
 dark`), kept out of `train` for the same reason. `heavy_rain` is `train` with rain only `heavy`
 (Rain100H-like): a validation set for `heavy` alone, which `train` draws as one rain family in three. `all`
@@ -54,7 +54,7 @@ UNDEREXPOSED: dict[str, tuple[str, ...]] = {"low": ("underexposed",)}
 """The family of the `underexposed` set, kept out of `train` (see above)."""
 
 DARK: dict[str, tuple[str, ...]] = {"low": ("dark_lime",)}
-"""The family of the `dark` set, kept out of `train` (see above)."""
+"""The family the `dark` set puts in `lime`'s place, kept out of `train` (see above)."""
 
 CAPTURE_FAMILIES = frozenset({("low", "camera"), ("low", "underexposed")})
 """Families that re-photograph the scene (raw noise, ISP): applied with the camera, after blur, not with the weather."""
@@ -69,7 +69,7 @@ FAMILY_SETS: dict[str, dict[str, tuple[str, ...]]] = {
     "weather": {**_TRAINING, **CAMERA_WEATHER},
     "underexposed": {**_TRAINING, **UNDEREXPOSED},
     "heavy_rain": {**_TRAINING, "rain": ("heavy",)},
-    "dark": {**_TRAINING, "low": tuple("dark_lime" if name == "lime" else name for name in _TRAINING["low"])},
+    "dark": {**_TRAINING, "low": tuple(DARK["low"][0] if name == "lime" else name for name in _TRAINING["low"])},
     "classic": {"low": ("lime",), "haze": ("scattering",), "rain": ("streaks",), "snow": ("flakes",),
                 "blur": ("defocus", "motion"), "noise": ("gaussian", "poisson"), "jpeg": ("jpeg",)},
 }  # fmt: skip

@@ -1,4 +1,4 @@
-"""Low light, four independent families.
+"""Low light: four independent families, and `dark_lime`, a darker `lime`.
 
 - `lime` (OneRestore's CDD-11 model): estimate an illumination map L (LIME's max-over-RGB
   initialisation, guided-filtered), output I * L**(gamma-1) * exposure, so dark regions darken
@@ -14,7 +14,7 @@
   from a few percent of the light to a third. The training families, `lime` and `camera`, always
   leave visible noise, and a restorer trained on them alone learns "dark and noisy" rather than
   "dark" as the cue to lift.
-- `dark_lime`: `lime` 1 to 1.6 stops further under, draw for draw (exposure 0.2-0.5 of the light
+- `dark_lime`: `lime` with a third to a half of its sRGB values, draw for draw (exposure 0.2-0.5
   instead of 0.6-1). `lime` leaves frames as bright as a dim room that was photographed well
   (mean sRGB up to 0.31, median 0.15 on bsds500-val), so a prompter and a restorer trained on it
   can learn to call such rooms "low light" and to lift them. Its own set (`dark`), kept out of `train`.
@@ -51,11 +51,7 @@ class LimeLowLight:
             "photons_at_white": float(rng.uniform(*self.photons_at_white)),
             "read_noise": float(rng.uniform(*self.read_noise)),
         }
-        (gamma_low, gamma_high), (exposure_low, exposure_high) = self.gamma, self.exposure
-        params["severity"] = _clip01(
-            0.5 * (params["gamma"] - gamma_low) / (gamma_high - gamma_low)
-            + 0.5 * (exposure_high - params["exposure"]) / (exposure_high - exposure_low)
-        )
+        params["severity"] = self._severity(params["gamma"], params["exposure"])
         gray = image.mean(axis=2)
         radius = max(1, min(image.shape[:2]) // 64)
         illumination = np.clip(guided_filter(gray, image.max(axis=2), radius, eps=0.01), 0.02, 1.0)
@@ -65,12 +61,20 @@ class LimeLowLight:
         noisy = noisy + rng.normal(0.0, params["read_noise"], size=image.shape)
         return np.clip(noisy, 0.0, 1.0).astype(np.float32), params
 
+    def _severity(self, gamma: float, exposure: float) -> float:
+        return _clip01(0.5 * (gamma - 2.0) + 0.5 * (1.0 - exposure) / 0.4)
+
 
 @dataclass(frozen=True)
 class DarkLimeLowLight(LimeLowLight):
-    """LimeLowLight with the exposure of a frame that is dark and not merely dim: 0.2-0.5 of the light."""
+    """LimeLowLight with the exposure of a frame that is dark and not merely dim: 0.2-0.5 instead of 0.6-1 (the top
+    half of lime's mildest, the bottom a third of its darkest)."""
 
     exposure: tuple[float, float] = (0.2, 0.5)
+
+    def _severity(self, gamma: float, exposure: float) -> float:
+        # Severity picks the prompt's word at 1/3 and 2/3: a dark frame is never worded "in dim light".
+        return 1 / 3 + 2 / 3 * _clip01(0.5 * (gamma - 2.0) + 0.5 * (0.5 - exposure) / 0.3)
 
 
 @dataclass(frozen=True)

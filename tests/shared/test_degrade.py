@@ -277,20 +277,22 @@ def test_an_unknown_family_lists_the_choices():
         DegradationModel.from_family_set("real")
 
 
-def test_dark_lime_is_lime_under_less_light_and_leaves_the_training_set_as_it_was():
-    """`dark` swaps `lime` for `dark_lime` and nothing else; the same draw gives a third to a half of lime's light."""
+def test_dark_lime_is_lime_under_less_light_and_leaves_the_training_set_as_it_was(scene):
+    """`dark` swaps `lime` for `dark_lime` and nothing else; the same draw gives a third to a half of lime's values."""
     assert FAMILY_SETS["train"]["low"] == ("lime", "camera") and FAMILY_SETS["dark"]["low"] == ("dark_lime", "camera")
     others = {c: f for c, f in FAMILY_SETS["dark"].items() if c != "low"}
     assert others == {c: f for c, f in FAMILY_SETS["train"].items() if c != "low"}
     noiseless = {"photons_at_white": (1e7, 1e7), "read_noise": (0.0, 0.0)}
     lime, dark_lime = LimeLowLight(**noiseless), DarkLimeLowLight(**noiseless)
-    scene = _scene_array()
     for seed in range(8):
         lit, lit_params = lime(scene, np.random.default_rng(seed))
         dark, dark_params = dark_lime(scene, np.random.default_rng(seed))
-        assert dark_params["gamma"] == lit_params["gamma"] and 0.2 <= dark_params["exposure"] <= 0.5
-        assert dark_params["severity"] == pytest.approx(lit_params["severity"])  # the same place in its own ranges
-        assert 1 / 3 - 0.01 <= dark.mean() / lit.mean() <= 0.5 + 0.01
+        gamma, exposure = lit_params["gamma"], lit_params["exposure"]
+        assert dark_params["gamma"] == gamma and dark_params["exposure"] == pytest.approx(0.2 + 0.75 * (exposure - 0.6))
+        # lime's severity is the one every recorded split was worded with; dark_lime's starts at "in low light".
+        assert lit_params["severity"] == min(1.0, 0.5 * (gamma - 2.0) + 0.5 * (1.0 - exposure) / 0.4)
+        assert dark_params["severity"] == pytest.approx(1 / 3 + 2 / 3 * lit_params["severity"])
+        assert dark.mean() / lit.mean() == pytest.approx(dark_params["exposure"] / exposure, rel=0.01)
 
 
 def test_underexposure_at_base_iso_is_as_dark_as_a_night_shot_with_a_fifth_of_its_grain_or_less():
