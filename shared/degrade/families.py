@@ -13,7 +13,8 @@ underexposure (dark and nearly noise-free), kept out of `train` and reached thro
 `underexposed:` split for the same reason. `dark` is the training set with `lime` replaced by
 `dark_lime` (the same model with a third to a half of its values), so that "low light" names a dark frame and
 not a dim room: a set to build a prompter's and a restorer's training caches with (`--families
-dark`), kept out of `train` for the same reason. `heavy_rain` is `train` with rain only `heavy`
+dark`, and `dark_weather` for the `weather:` split, whose low light is `lime` too), kept out of
+`train` for the same reason. `heavy_rain` is `train` with rain only `heavy`
 (Rain100H-like): a validation set for `heavy` alone, which `train` draws as one rain family in three. `all`
 holds every family, so it grows with each one added: no recorded number was measured on it.
 """
@@ -61,6 +62,7 @@ CAPTURE_FAMILIES = frozenset({("low", "camera"), ("low", "underexposed")})
 
 _KEPT_OUT = {c: (HELD_OUT.get(c), *CAMERA_WEATHER.get(c, ()), *UNDEREXPOSED.get(c, ()), *DARK.get(c, ())) for c in FAMILIES}
 _TRAINING = {c: tuple(n for n in names if n not in _KEPT_OUT[c]) for c, names in FAMILIES.items()}
+_DARK_TRAINING = {**_TRAINING, "low": tuple(DARK["low"][0] if name == "lime" else name for name in _TRAINING["low"])}
 
 FAMILY_SETS: dict[str, dict[str, tuple[str, ...]]] = {
     "train": _TRAINING,
@@ -69,7 +71,8 @@ FAMILY_SETS: dict[str, dict[str, tuple[str, ...]]] = {
     "weather": {**_TRAINING, **CAMERA_WEATHER},
     "underexposed": {**_TRAINING, **UNDEREXPOSED},
     "heavy_rain": {**_TRAINING, "rain": ("heavy",)},
-    "dark": {**_TRAINING, "low": tuple(DARK["low"][0] if name == "lime" else name for name in _TRAINING["low"])},
+    "dark": _DARK_TRAINING,
+    "dark_weather": {**_DARK_TRAINING, **CAMERA_WEATHER},
     "classic": {"low": ("lime",), "haze": ("scattering",), "rain": ("streaks",), "snow": ("flakes",),
                 "blur": ("defocus", "motion"), "noise": ("gaussian", "poisson"), "jpeg": ("jpeg",)},
 }  # fmt: skip

@@ -272,7 +272,7 @@ def test_training_never_uses_a_held_out_family_and_validation_uses_only_those():
 def test_an_unknown_family_lists_the_choices():
     with pytest.raises(ConfigError, match="unknown rain family 'hail'; choose one of streaks, heavy, drops, soft, fine$"):
         DegradationModel(rain=("hail",))
-    sets = "train, heldout, all, weather, underexposed, heavy_rain, dark, classic"
+    sets = "train, heldout, all, weather, underexposed, heavy_rain, dark, dark_weather, classic"
     with pytest.raises(ConfigError, match=f"unknown family set 'real'; choose one of {sets}"):
         DegradationModel.from_family_set("real")
 
@@ -282,6 +282,7 @@ def test_dark_lime_is_lime_under_less_light_and_leaves_the_training_set_as_it_wa
     assert FAMILY_SETS["train"]["low"] == ("lime", "camera") and FAMILY_SETS["dark"]["low"] == ("dark_lime", "camera")
     others = {c: f for c, f in FAMILY_SETS["dark"].items() if c != "low"}
     assert others == {c: f for c, f in FAMILY_SETS["train"].items() if c != "low"}
+    assert FAMILY_SETS["dark_weather"] == {**FAMILY_SETS["weather"], "low": ("dark_lime", "camera")}
     noiseless = {"photons_at_white": (1e7, 1e7), "read_noise": (0.0, 0.0)}
     lime, dark_lime = LimeLowLight(**noiseless), DarkLimeLowLight(**noiseless)
     for seed in range(8):
