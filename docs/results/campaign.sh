@@ -337,3 +337,4 @@ restore-train run --split "$train" --cache local-6eb6bc7f87d7 --extra-split "$cl
 python docs/results/low_light_brightness.py --photos "$D/bsds500-val" --limit 40 "$E/paired/lol_eval15/input" \
     "$E/paired/polyu_real_noise/input" --called docs/results/polyu_through_restore.csv "$E/paired/polyu_real_noise" "low light" \
     --report docs/results/low_light_brightness.csv
+restore-embed gallery -o docs/degradations.png   # with dark_lime; then quantised to 256 colours (PIL)
