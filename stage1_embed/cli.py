@@ -357,6 +357,7 @@ def train_prompter(
     ),
     seed: int = typer.Option(0, "--seed"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
+    families: str = typer.Option(None, "--families", help=f"{FAMILIES_HELP}, for --train and --val (the held-out split keeps its own)"),
 ) -> None:
     """Train the pseudo-prompt generator on composites of TRAIN (seed 0), select on VAL (seed 1), calibrate on VAL."""
     import dataclasses
@@ -373,7 +374,8 @@ def train_prompter(
                                         hard_clear_weight=hard_clear_weight, close_up_fraction=close_up_fraction,
                                         init_from=str(init_from or ""), net=AssessorConfig(crops=crops))  # fmt: skip
     categories = ",".join(PROMPTER_CATEGORIES)
-    _, train_pairs = build_split_pairs(train, None, cache_dir, seed=0, categories=categories, variants=variants, per_image=per_image)
+    _, train_pairs = build_split_pairs(train, None, cache_dir, seed=0, categories=categories, variants=variants, per_image=per_image,
+                                       families=families)  # fmt: skip
     train_rows = list(train_pairs.rows)
     for extra in extra_train or []:
         train_rows += build_split_pairs(extra, None, cache_dir)[1].rows
@@ -383,7 +385,9 @@ def train_prompter(
     console.print(f"training on {len(train_data.images)} images from {1 + len(extra_train or [])} split(s)")
     vals = {}
     for name, (split, split_seed) in val_splits.items():
-        _, pairs = build_split_pairs(split, None, cache_dir, seed=split_seed, categories=categories)
+        # Selected on what it learns: "low light" worded on a darker set is judged on that set, not on lime's dim frames.
+        split_families = families if name == "val" else None
+        _, pairs = build_split_pairs(split, None, cache_dir, seed=split_seed, categories=categories, families=split_families)
         vals[name] = recipe.load_labelled(pairs.rows)
     with progress_bar("train") as on_progress:
         generator, history = recipe.train_prompter(
