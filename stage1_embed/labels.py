@@ -1,7 +1,8 @@
 """What the pseudo-prompt generator predicts, and the deterministic template that words it.
 
 Six labels, each with presence and a severity in [0, 1]. Ground-truth severities are recorded by
-each generator family in the pairs manifest (normalised over that family's own ranges), so that
+each generator family in the pairs manifest (normalised over that family's own ranges; `dark_lime`
+maps `lime`'s onto 1/3-1, so a dark frame is never "dim"), so that
 "heavy rain" means the top third of what the synthesizers draw.
 """
 

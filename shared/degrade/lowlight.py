@@ -16,9 +16,11 @@
   "dark" as the cue to lift.
 - `dark_lime`: `lime` with a third to a half of its sRGB values, draw for draw (exposure 0.2-0.5
   instead of 0.6-1). `lime` leaves frames as bright as a dim room that was photographed well
-  (mean sRGB up to 0.31, median 0.15 on bsds500-val), so a prompter and a restorer trained on it
-  can learn to call such rooms "low light" and to lift them. Its own set (`dark`), kept out of `train`.
-Each records a `severity` in [0, 1]: how dark the result is, normalised over its own ranges.
+  (docs/results/low_light_brightness.csv), so a prompter and a restorer trained on `lime` can
+  learn to call such rooms "low light" and to lift them. Its own sets (`dark`, `dark_weather`),
+  kept out of `train`.
+Each records a `severity` in [0, 1]: how dark the result is, normalised over its own ranges
+(`dark_lime`'s mapped onto 1/3-1, above `lime`'s mildest).
 """
 
 from __future__ import annotations
@@ -67,8 +69,8 @@ class LimeLowLight:
 
 @dataclass(frozen=True)
 class DarkLimeLowLight(LimeLowLight):
-    """LimeLowLight with the exposure of a frame that is dark and not merely dim: 0.2-0.5 instead of 0.6-1 (the top
-    half of lime's mildest, the bottom a third of its darkest)."""
+    """LimeLowLight with the exposure of a frame that is dark and not merely dim: 0.2-0.5 instead of 0.6-1 (the top is
+    half of lime's mildest exposure, the bottom a third of its darkest)."""
 
     exposure: tuple[float, float] = (0.2, 0.5)
 

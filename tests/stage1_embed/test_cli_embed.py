@@ -67,12 +67,12 @@ def test_train_then_evaluate_the_prompter(tmp_path):
     cache = ["--cache-dir", str(tmp_path / "cache")]
     shipped = {p.name: p.read_bytes() for p in SHIPPED_ASSESSOR.iterdir() if p.is_file()}
     data = ["--train", f"folder:{tmp_path / 'train'}", "--val", f"folder:{tmp_path / 'val'}", "--epochs", "1", *cache]
-    extra = ["--extra-train", f"weather:{tmp_path / 'train'}", "--families", "dark"]
+    extra = ["--extra-train", f"weather:{tmp_path / 'train'}", "--heldout-val", f"heldout:{tmp_path / 'val'}", "--families", "dark"]
     trained = run_cli("restore-embed", "train-prompter", *data, *extra, cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     # 3 photos x (the 19 degraded categories + clear), then the weather split's 3 x CDD-11's 11.
     assert "training on 93 images from 2 split(s)" in trained.stdout
-    # --families reaches the training and validation composites, not the extra split (built with its own defaults).
+    # --families reaches the training and validation composites, not the extra or held-out splits (their own families).
     low_light = {}
     for manifest in (tmp_path / "cache").glob("*/pairs/manifest.jsonl"):
         rows = [json.loads(line) for line in manifest.read_text().splitlines()]
@@ -80,6 +80,7 @@ def test_train_then_evaluate_the_prompter(tmp_path):
     for split in ("folder-train", "folder-val"):
         assert low_light[split] <= {"dark_lime", "camera"} and "dark_lime" in low_light[split], low_light
     assert "lime" in low_light["weather-train"] and "dark_lime" not in low_light["weather-train"], low_light
+    assert low_light["heldout-val"] == {"curve"}, low_light
     assert {p.name for p in out.iterdir()} >= {"model.safetensors", "config.json", "train_config.json", "history.csv", "history.png"}
     assert {p.name: p.read_bytes() for p in SHIPPED_ASSESSOR.iterdir() if p.is_file()} == shipped
     notes = tmp_path / "notes"
