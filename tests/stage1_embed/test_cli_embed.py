@@ -7,6 +7,7 @@ import torch
 
 from shared.assessor import SHIPPED_ASSESSOR
 from shared.cache import shard_name, verify_cache
+from shared.pairs import read_pairs
 from stage1_embed.build import device_from_environment, worker_from_environment
 from tests.cli_helpers import run_cli
 from tests.conftest import write_photo
@@ -74,9 +75,8 @@ def test_train_then_evaluate_the_prompter(tmp_path):
     assert "training on 93 images from 2 split(s)" in trained.stdout
     # --families reaches the training and validation composites, not the extra or held-out splits (their own families).
     low_light = {}
-    for manifest in (tmp_path / "cache").glob("*/pairs/manifest.jsonl"):
-        rows = [json.loads(line) for line in manifest.read_text().splitlines()]
-        low_light[manifest.parts[-3]] = {r["params"]["low"]["family"] for r in rows if "low" in r["params"]}
+    for directory in (tmp_path / "cache").glob("*/pairs"):
+        low_light[directory.parent.name] = {row.params["low"]["family"] for row in read_pairs(directory) if "low" in row.params}
     for split in ("folder-train", "folder-val"):
         assert low_light[split] <= {"dark_lime", "camera"} and "dark_lime" in low_light[split], low_light
     assert "lime" in low_light["weather-train"] and "dark_lime" not in low_light["weather-train"], low_light
