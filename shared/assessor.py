@@ -170,6 +170,24 @@ def weights_hash(directory: str | Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def is_head_parameter(name: str) -> bool:
+    """Whether a state-dict entry belongs to the presence or severity head (not to the image feature)."""
+    return name.startswith(("presence.", "severity."))
+
+
+def same_features(a: AssessorNet, b: AssessorNet) -> bool:
+    """Whether two assessors compute the same image feature: the same views and every weight outside the two heads equal.
+
+    Vectors made with either then differ only where their words do, so a restorer trained on one's reads the other's.
+    """
+    views = ("widths", "feature_dim", "view_size", "crops")
+    if any(getattr(a.config, name) != getattr(b.config, name) for name in views):
+        return False
+    mine, theirs = a.state_dict(), b.state_dict()
+    names = {k for k in mine.keys() | theirs.keys() if not is_head_parameter(k)}
+    return all(k in mine and k in theirs and mine[k].shape == theirs[k].shape and torch.equal(mine[k], theirs[k]) for k in names)
+
+
 def load_assessor(directory: str | Path = SHIPPED_ASSESSOR) -> AssessorNet:
     """An assessor in eval mode from a folder written by save_assessor (default: the shipped one)."""
     directory = Path(directory)

@@ -355,6 +355,9 @@ def train_prompter(
         max=0.5,
         help="Share of each batch made of close-ups of clear photos (half with low-ISO noise)",
     ),
+    heads_only: bool = typer.Option(
+        False, "--heads-only", help="Retrain only the heads of --init-from: its features stay, so its restorers read the new vectors"
+    ),
     seed: int = typer.Option(0, "--seed"),
     cache_dir: str = typer.Option("cache", "--cache-dir"),
     families: str = typer.Option(None, "--families", help=f"{FAMILIES_HELP}, for --train and --val (the held-out split keeps its own)"),
@@ -372,7 +375,7 @@ def train_prompter(
 
     config = recipe.PrompterTrainConfig(seed=seed, epochs=epochs, lr=lr, steps_per_epoch=steps_per_epoch,
                                         hard_clear_weight=hard_clear_weight, close_up_fraction=close_up_fraction,
-                                        init_from=str(init_from or ""), net=AssessorConfig(crops=crops))  # fmt: skip
+                                        init_from=str(init_from or ""), heads_only=heads_only, net=AssessorConfig(crops=crops))  # fmt: skip
     categories = ",".join(PROMPTER_CATEGORIES)
     _, train_pairs = build_split_pairs(train, None, cache_dir, seed=0, categories=categories, variants=variants, per_image=per_image,
                                        families=families)  # fmt: skip

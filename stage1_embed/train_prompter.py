@@ -8,7 +8,8 @@ rooms, snowfields and skies it gets wrong, mined from the photos themselves), an
 batch is close-ups (shared.degrade.close_up: smooth at pixel level, as a camera's 100 % view is),
 clear or with mild low-ISO camera noise labelled "noise", JPEG-compressed alike. Validation sets
 (in-distribution, and leave-one-family-out from `heldout:`) pick the best epoch by their mean
-exact-match accuracy; the first one then fits per-label temperatures.
+exact-match accuracy; the first one then fits per-label temperatures. `heads_only` retrains just
+the two linear heads on a trained prompter's frozen features, which a restorer can read unchanged.
 Never point it at evaluation photos: those only go through `score_prompter`.
 """
 
@@ -25,13 +26,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from shared.assessor import AssessorConfig, AssessorNet, load_assessor, stack_views
+from shared.assessor import AssessorConfig, AssessorNet, is_head_parameter, load_assessor, stack_views
 from shared.contract import captures_in
 from shared.degrade import CLEAR
 from shared.degrade.blur import JpegCompression
 from shared.degrade.close_up import close_up
 from shared.degrade.noise import CameraNoise
-from shared.errors import ImageReadError
+from shared.errors import ConfigError, ImageReadError
 from shared.fileio import atomic_path
 from shared.image_io import load_image
 from shared.pairs import PairRow
@@ -60,8 +61,15 @@ class PrompterTrainConfig:
     """Batches per epoch (None: one pass over the training images)."""
     init_from: str = ""
     """An assessor folder whose trunk (and heads where shapes match) start the run; "" = random."""
+    heads_only: bool = False
+    """Train only the presence and severity heads of `init_from`: its image feature, half of every local vector, stays
+    bit for bit, so a restorer trained on its vectors reads this prompter's too (`restore-train rebind` checks)."""
     categories: tuple[str, ...] = PROMPTER_CATEGORIES
     net: AssessorConfig = AssessorConfig(crops=4)
+
+    def __post_init__(self):
+        if self.heads_only and not self.init_from:
+            raise ConfigError("--heads-only trains new heads on an existing prompter's features; give --init-from ASSESSOR_DIR")
 
 
 @dataclass
@@ -174,9 +182,21 @@ def _initial_net(config: PrompterTrainConfig) -> AssessorNet:
     if config.init_from:
         source = load_assessor(config.init_from).state_dict()
         own = net.state_dict()
+        if config.heads_only:
+            differing = [k for k, v in own.items() if not is_head_parameter(k) and (k not in source or source[k].shape != v.shape)]
+            if differing:
+                raise ConfigError(f"--heads-only: {config.init_from} has another shape ({differing[0]}); use its --crops and net")
         # The trunk and heads carry over; the projection, whose input grows with more crops, starts fresh.
         net.load_state_dict({k: source[k] if k in source and source[k].shape == v.shape else v for k, v in own.items()})
+    if config.heads_only:
+        for name, parameter in net.named_parameters():
+            parameter.requires_grad_(is_head_parameter(name))
     return net
+
+
+def _train_mode(net: AssessorNet, config: PrompterTrainConfig) -> None:
+    # Frozen features stay in eval mode: batch-norm statistics would otherwise drift with every batch.
+    net.train(not config.heads_only)
 
 
 LOW_ISO_NOISE = CameraNoise(shot_noise=(0.0002, 0.002))
@@ -197,7 +217,6 @@ def _clear_hardness(net: AssessorNet, clear: LabelledImages) -> np.ndarray:
     """The net's probability that each clear image shows some degradation (the strongest label)."""
     net.eval()
     probabilities = torch.sigmoid(torch.from_numpy(presence_logits(PromptGenerator(net), clear))).numpy()
-    net.train()
     return probabilities.max(axis=1) if len(probabilities) else np.zeros(0, np.float32)
 
 
@@ -234,7 +253,8 @@ def train_prompter(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     net = _initial_net(config)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = config.steps_per_epoch or max(1, len(train.images) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.1)
     clear_rows = np.flatnonzero(np.array(train.categories) == CLEAR)
@@ -243,8 +263,8 @@ def train_prompter(
     best_state, best_accuracy, history = None, -1.0, []
     for epoch in range(1, config.epochs + 1):
         start, losses = time.perf_counter(), []
-        net.train()
         weights = _sampling_weights(train, config, _clear_hardness(net, clear) if config.hard_clear_weight else None)
+        _train_mode(net, config)
         for step in range(steps_per_epoch):
             images, presence, target_severity = _batch(train, weights, clear_rows, config, rng)
             logits, severity, _ = net(*stack_views(images, config.net.view_size, config.net.crops, rng))

@@ -107,11 +107,14 @@ def export(
     run_dir: Path = typer.Argument(..., help="A run folder (or its checkpoint/)"),
     out: Path = typer.Option(..., "-o", "--out", help="Folder to write: model.safetensors, config.json, cache.json"),
     full_precision: bool = typer.Option(False, "--fp32", help="Keep fp32 weights (default: fp16, half the size)"),
+    prompter: Path = typer.Option(
+        None, "--prompter", help="Bind to this prompter: one with the trained-with prompter's features (train-prompter --heads-only)"
+    ),
 ) -> None:
     """Write a run's EMA weights in the shipped form (no optimizer or training state)."""
     from stage2_restore.train import export_checkpoint
 
-    folder = export_checkpoint(run_dir, out, half=not full_precision)
+    folder = export_checkpoint(run_dir, out, half=not full_precision, prompter=prompter)
     size = (folder / "model.safetensors").stat().st_size / 1e6
     console.print(f"wrote {folder} ({size:.1f} MB weights)")
 

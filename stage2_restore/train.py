@@ -35,7 +35,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from shared.assessor import SHIPPED_ASSESSOR, weights_hash
+from shared.assessor import SHIPPED_ASSESSOR, load_assessor, same_features, weights_hash
 from shared.cache import EmbeddingCache, read_fingerprint
 from shared.config import config_from_dict, config_to_dict, load_config, save_config
 from shared.contract import (
@@ -467,10 +467,12 @@ def describe_run(run: str | Path) -> dict:
 EXPORTED_FILES = frozenset({"model.safetensors", "config.json", BINDING_FILE})
 
 
-def export_checkpoint(run: str | Path, out: str | Path, half: bool = True) -> Path:
+def export_checkpoint(run: str | Path, out: str | Path, half: bool = True, prompter: str | Path | None = None) -> Path:
     """The shippable form of a run: EMA weights (fp16 by default), config.json and cache.json, nothing else.
 
     A run trained on the shipped prompter gets "shipped" as the prompter's locator, whatever folder it was read from.
+    `prompter` binds the export to another prompter instead, one computing the same image feature as the prompter the
+    run was trained with (`train-prompter --heads-only`): its vectors differ only in their words.
 
     `out` may be new, empty, or an earlier export (only EXPORTED_FILES); a folder holding
     anything else is refused, since replacing it would delete files export never wrote.
@@ -482,6 +484,8 @@ def export_checkpoint(run: str | Path, out: str | Path, half: bool = True) -> Pa
     refuse_foreign_folder(out, EXPORTED_FILES, "export")
     model = Restorer.from_pretrained(folder)
     binding = read_binding(folder)
+    if prompter is not None:
+        binding = _rebound(binding, run, Path(prompter))
     if binding.prompter_locator not in ("", SHIPPED_PROMPTER) and binding.prompter_hash == weights_hash(SHIPPED_ASSESSOR):
         # Trained on the shipped prompter read from a folder of this machine: name it so it is found wherever the package is.
         binding = dataclasses.replace(binding, prompter_locator=SHIPPED_PROMPTER)
@@ -492,3 +496,19 @@ def export_checkpoint(run: str | Path, out: str | Path, half: bool = True) -> Pa
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
     return out
+
+
+def _rebound(binding: Fingerprint, run: Path, prompter: Path) -> Fingerprint:
+    """`binding` naming `prompter`, refused unless it computes the trained-with prompter's image feature."""
+    trained_with = SHIPPED_ASSESSOR if binding.prompter_locator in ("", SHIPPED_PROMPTER) else Path(binding.prompter_locator)
+    if not (trained_with / "model.safetensors").is_file() or weights_hash(trained_with) != binding.prompter_hash:
+        raise ConfigError(
+            f"{run}: the prompter it was trained with (hash {binding.prompter_hash}) is not in {trained_with}, "
+            "so its features cannot be compared with --prompter's; put it back there first"
+        )
+    if not same_features(load_assessor(trained_with), load_assessor(prompter)):
+        raise ConfigError(
+            f"{prompter}: its image features differ from those {run} was trained on; train a restorer on its vectors "
+            "(restore-embed build, restore-train run), or train the prompter with --heads-only"
+        )
+    return dataclasses.replace(binding, prompter_hash=weights_hash(prompter), prompter_locator=str(prompter.resolve()))

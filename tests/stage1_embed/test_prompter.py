@@ -1,8 +1,11 @@
+import copy
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from shared.assessor import AssessorConfig, AssessorNet, crop_origins, make_views
+from shared.assessor import AssessorConfig, AssessorNet, crop_origins, make_views, stack_views
 from shared.pairs import SynthesisConfig, build_pairs
 from shared.splits import resolve_split
 from stage1_embed.labels import LABELS
@@ -166,8 +169,6 @@ def test_one_crop_is_centred_on_tall_images_too():
 
 
 def test_the_hash_names_calibration_but_keeps_the_first_releases(tmp_path):
-    import dataclasses
-
     from shared.assessor import save_assessor, weights_hash
 
     torch.manual_seed(0)
@@ -177,3 +178,34 @@ def test_the_hash_names_calibration_but_keeps_the_first_releases(tmp_path):
     assert plain == raw  # default decisions: the weights alone, as before
     net.config = dataclasses.replace(TINY, temperatures=(2.0,) + (1.0,) * 5)
     assert save_assessor(net, tmp_path / "b") != plain and weights_hash(tmp_path / "b") != plain
+
+
+def test_heads_only_keeps_the_feature_bit_for_bit_and_learns_the_heads(tmp_path):
+    from shared.assessor import load_assessor, same_features, save_assessor
+    from shared.errors import ConfigError
+
+    folder = tmp_path / "photos"
+    for i in range(6):
+        write_photo(folder / f"p{i}.png", 48, 48, seed=i)
+    synthesis = SynthesisConfig(seed=0, categories=("clear", "low"), max_side=48)
+    data = load_labelled(build_pairs(resolve_split(f"folder:{folder}"), tmp_path / "cache", synthesis).rows)
+    torch.manual_seed(0)
+    save_assessor(AssessorNet(TINY), tmp_path / "start")
+    start = load_assessor(tmp_path / "start")
+    config = PrompterTrainConfig(
+        epochs=3, batch_size=12, lr=1e-2, net=TINY, clear_weight=1.0, init_from=str(tmp_path / "start"), heads_only=True
+    )
+    generator, history = train_prompter(data, {"val": data}, config)
+    assert same_features(start, generator.net)  # batch-norm statistics included
+    assert not torch.equal(start.presence.weight, generator.net.presence.weight)
+    views = stack_views([image.astype(np.float32) / 255 for image in data.images[:3]], TINY.view_size, TINY.crops)
+    with torch.no_grad():
+        assert torch.equal(start.features(*views), generator.net.features(*views))
+    with pytest.raises(ConfigError, match="--init-from"):
+        PrompterTrainConfig(heads_only=True)
+    wider = AssessorNet(dataclasses.replace(TINY, widths=(8, 24)))
+    assert not same_features(start, wider)
+    moved = copy.deepcopy(start)
+    with torch.no_grad():
+        moved.project[0].bias.add_(1e-3)
+    assert not same_features(start, moved)

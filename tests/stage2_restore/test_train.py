@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from shared.assessor import SHIPPED_ASSESSOR, weights_hash
+from shared.assessor import SHIPPED_ASSESSOR, load_assessor, save_assessor, weights_hash
 from shared.cache import CacheError, Fingerprint
 from shared.config import save_config
 from shared.contract import SHIPPED_PROMPTER, TRUE_PROMPTS, read_binding, true_prompt_fingerprint, write_binding
@@ -281,6 +281,32 @@ def test_export_writes_the_shipped_form(tmp_path, tiny_split, tiny_assessor):
     with pytest.raises(ConfigError, match=r"mine holds notes.txt, which export did not write"):
         export_checkpoint(tmp_path / "run", mine)
     assert (mine / "notes.txt").read_text() == "keep me" and sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def test_export_binds_to_a_prompter_with_the_same_features_only(tmp_path, tiny_split, tiny_assessor):
+    split, cache_dir, _ = tiny_split
+    train(tiny_train_config(split, cache_dir, tiny_assessor, steps=2), tmp_path / "run")
+    binding = tmp_path / "run" / "checkpoint" / "cache.json"
+    trained_with = dataclasses.replace(FINGERPRINT, prompter_hash=weights_hash(tiny_assessor), prompter_locator=str(tiny_assessor))
+    write_binding(binding.parent, trained_with)
+    heads = load_assessor(tiny_assessor)
+    with torch.no_grad():
+        heads.presence.bias.add_(1.0)  # what train-prompter --heads-only changes
+    save_assessor(heads, tmp_path / "heads")
+    out = export_checkpoint(tmp_path / "run", tmp_path / "rebound", prompter=tmp_path / "heads")
+    rebound = read_binding(out)
+    assert rebound.prompter_hash == weights_hash(tmp_path / "heads") != weights_hash(tiny_assessor)
+    assert rebound.prompter_locator == str((tmp_path / "heads").resolve())
+    assert rebound.differences(FINGERPRINT) == [f"prompter_hash: {rebound.prompter_hash} != test-prompter"]
+    with torch.no_grad():
+        heads.project[0].weight.mul_(1.01)  # a retrained feature: the restorer would read vectors it never saw
+    save_assessor(heads, tmp_path / "retrained")
+    with pytest.raises(ConfigError, match="retrained: its image features differ"):
+        export_checkpoint(tmp_path / "run", tmp_path / "refused", prompter=tmp_path / "retrained")
+    assert not (tmp_path / "refused").exists()
+    write_binding(binding.parent, dataclasses.replace(trained_with, prompter_hash="0123456789abcdef"))
+    with pytest.raises(ConfigError, match="the prompter it was trained with .* is not in"):
+        export_checkpoint(tmp_path / "run", tmp_path / "refused", prompter=tmp_path / "heads")
 
 
 def test_clear_fraction_puts_identity_pairs_in_every_batch(tiny_split):
