@@ -354,3 +354,37 @@ restore-eval "$val" --seed 1 --categories "$categories" --checkpoint leg14=stage
     --report docs/results/restorer_val_leg14_rebuilt.csv
 python docs/results/misdirected_val.py "$val" --limit 20 --input noise --checkpoint leg14=stage2_restore/weights/restorer \
     --report docs/results/misdirected_noise_val_leg14_rebuilt.csv
+# Fourteenth session. Prompter 4: prompter 1's two heads retrained on the `dark` set, its trunk and projection frozen,
+# so that leg 14 reads its vectors as they are (`export --prompter` checks the features). Rule in MODEL_CARD.md, set
+# before training. Both pairs (leg 14 on prompter 1, leg 14 on prompter 4) are scored on this machine's pairs.
+restore-embed pairs --split "$train" --families dark --cache-dir cache/dark --variants 1 --per-image 10 --categories "$categories"
+restore-embed train-prompter --train "$train" --families dark --variants 1 --per-image 10 --val "$val" --heldout-val "$heldout" \
+    --cache-dir cache/dark --heads-only --init-from shared/weights/assessor --epochs 6 --steps-per-epoch 300 --lr 1e-2 --out runs/prompter4
+mkdir -p runs/leg14p1 && cp stage2_restore/weights/restorer/* runs/leg14p1/   # leg 14 as shipped, bound to prompter 1
+restore-train export runs/leg14p1 -o runs/leg14p4 --prompter runs/prompter4   # the same weights, bound to prompter 4
+validate_prompter() {  # prompter NAME in DIR: exact match on the dark and held-out validation pairs, clean photos called clear
+    restore-embed eval-prompter --split "$val" --seed 1 --families dark --cache-dir cache/dark --prompter "$2" \
+        --report "docs/results/$1_dark_val.csv"
+    restore-embed eval-prompter --split "$heldout" --seed 3 --prompter "$2" --report "docs/results/$1_heldout_val.csv"
+    restore-embed eval-prompter --split "$val" --seed 1 --prompter "$2" --report "docs/results/$1_val.csv"
+    restore-embed assess "$D/bsds500-val" --prompter "$2" --report "docs/results/$1_clean_val.csv"
+}
+validate_pair() {  # restorer run NAME (runs/NAME) with the prompter it is bound to
+    local leg=$1
+    restore-eval "$val" --seed 1 --categories "$categories" --checkpoint "$leg=runs/$leg" --limit 20 --report "docs/results/restorer_val_$leg.csv"
+    restore-eval "$val" --seed 1 --families dark --cache-dir cache/dark --categories "$categories" --checkpoint "$leg=runs/$leg" --limit 20 \
+        --report "docs/results/restorer_dark_val_$leg.csv"
+    restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint "$leg=runs/$leg" --limit 20 \
+        --report "docs/results/restorer_heldout_val_$leg.csv"
+    restore-eval "closeup:$D/bsds500-val" --seed 1 --categories clear,noise,blur --checkpoint "$leg=runs/$leg" --limit 20 \
+        --report "docs/results/restorer_closeup_val_$leg.csv"
+    restore-eval "weather:$D/bsds500-val" --seed 1 --categories "$wcategories" --checkpoint "$leg=runs/$leg" --limit 20 \
+        --report "docs/results/restorer_weather_val_$leg.csv"
+    python docs/results/clean_through_restore.py "$D/bsds500-val" --limit 20 --checkpoint "runs/$leg" --report "docs/results/clean_val_$leg.csv"
+    python docs/results/clean_through_restore.py "$D/bsds500-val" --darkest 20 --checkpoint "runs/$leg" \
+        --report "docs/results/dim_clean_val_$leg.csv"
+}
+validate_prompter prompter1 shared/weights/assessor
+validate_prompter prompter4 runs/prompter4
+validate_pair leg14p1
+validate_pair leg14p4
