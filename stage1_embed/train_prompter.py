@@ -63,7 +63,7 @@ class PrompterTrainConfig:
     """An assessor folder whose trunk (and heads where shapes match) start the run; "" = random."""
     heads_only: bool = False
     """Train only the presence and severity heads of `init_from`: its image feature, half of every local vector, stays
-    bit for bit, so a restorer trained on its vectors reads this prompter's too (`restore-train rebind` checks)."""
+    bit for bit, so a restorer trained on its vectors reads this prompter's too (`restore-train export --prompter` checks)."""
     categories: tuple[str, ...] = PROMPTER_CATEGORIES
     net: AssessorConfig = AssessorConfig(crops=4)
 
