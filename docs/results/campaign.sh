@@ -388,3 +388,18 @@ validate_prompter prompter1 shared/weights/assessor
 validate_prompter prompter4 runs/prompter4
 validate_pair leg14p1
 validate_pair leg14p4
+# Every criterion met: prompter 4 shipped with leg 14 (the restorer's weights unchanged, its binding renamed), then the eval
+# sets, scored after the decision (the classic-composite exact match and --true-prompts were not rerun, for time).
+cp runs/prompter4/{model.safetensors,config.json,train_config.json,history.csv,history.png,reliability.png} shared/weights/assessor/
+restore-train export runs/leg14p4 -o stage2_restore/weights/restorer   # prompter 4 is now the shipped one: "shipped"
+restore-embed assess "$E/clean/kodak24" "$E/clean/mcmaster" "$E/clean/bsds500-test" --report docs/results/prompter4_clean.csv
+restore-embed assess "$E/paired/polyu_real_noise/input" --report docs/results/prompter4_polyu.csv
+restore-embed assess "$E/real_noref/rain_heavyrain_web" "$E/real_noref/snow_real" "$E/real_noref/haze_real" "$E/real_noref/lowlight_lime" \
+    --report docs/results/prompter4_real_noref.csv
+python docs/results/clean_through_restore.py "$E/clean/kodak24" "$E/clean/mcmaster" --report docs/results/clean_through_restore.csv
+python docs/results/clean_through_restore.py --pairs "$E/paired/polyu_real_noise" --report docs/results/polyu_through_restore.csv
+restore-eval "folder:$E/clean/bsds500-test" --seed 1234 --families classic --cache-dir cache/eval11-classic --limit 40 \
+    --checkpoint new=stage2_restore/weights/restorer --report docs/results/campaign_composites.csv --grid docs/results/campaign_composites.png
+for p in rain100h_jordere_subset outdoor_rain_test1 sots_outdoor_airnet lol_eval15 polyu_real_noise; do
+    restore-eval "paired:$E/paired/$p" --checkpoint new=stage2_restore/weights/restorer --report "docs/results/campaign_real_$p.csv"
+done
