@@ -182,12 +182,12 @@ def _initial_net(config: PrompterTrainConfig) -> AssessorNet:
     if config.init_from:
         source = load_assessor(config.init_from).state_dict()
         own = net.state_dict()
-        if config.heads_only:
-            differing = [k for k, v in own.items() if not is_head_parameter(k) and (k not in source or source[k].shape != v.shape)]
-            if differing:
-                raise ConfigError(f"--heads-only: {config.init_from} has another shape ({differing[0]}); use its --crops and net")
         # The trunk and heads carry over; the projection, whose input grows with more crops, starts fresh.
-        net.load_state_dict({k: source[k] if k in source and source[k].shape == v.shape else v for k, v in own.items()})
+        carried = {k for k, v in own.items() if k in source and source[k].shape == v.shape}
+        fresh = [k for k in own if k not in carried and not is_head_parameter(k)]
+        if config.heads_only and fresh:
+            raise ConfigError(f"--heads-only: {config.init_from} has another shape ({fresh[0]}); use its --crops and net")
+        net.load_state_dict({k: source[k] if k in carried else v for k, v in own.items()})
     if config.heads_only:
         for name, parameter in net.named_parameters():
             parameter.requires_grad_(is_head_parameter(name))
