@@ -22,7 +22,9 @@ def restore(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace outputs that exist (kept by default)"),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="Restorer folder (default: the shipped one)"),
     tile: int = typer.Option(512, "--tile", help="Restore in tiles of this size (bounds memory on large photos)"),
-    keep_clear: float = typer.Option(0.8, "--keep-clear", help="Return a photo called clear with this confidence unchanged (>1: never)"),
+    keep_clear: float = typer.Option(
+        None, "--keep-clear", help="Return a photo called clear with this confidence unchanged (default 0.6; >1: never)"
+    ),
     sure: float = typer.Option(
         None, "--sure", help="Probability of the strongest degradation from which it is removed in full (default 0.9); below, less"
     ),
@@ -32,10 +34,8 @@ def restore(
 
     from stage2_restore.photos import SHIPPED_RESTORER, RestoreOptions, plan_jobs, restore_photos
 
-    caution = {"sure": sure} if sure is not None else {}
-    options = RestoreOptions(
-        prompt=prompt, strength=strength, compare=compare, overwrite=overwrite, tile=tile, keep_clear=keep_clear, **caution
-    )
+    caution = {name: value for name, value in (("sure", sure), ("keep_clear", keep_clear)) if value is not None}
+    options = RestoreOptions(prompt=prompt, strength=strength, compare=compare, overwrite=overwrite, tile=tile, **caution)
     jobs = plan_jobs(source, output)
     with progress_bar(f"restore {len(jobs)} photo{'s' * (len(jobs) != 1)}") as on_progress:
         results = restore_photos(jobs, checkpoint or SHIPPED_RESTORER, options, on_progress)
@@ -46,7 +46,7 @@ def restore(
         if result.status in ("restored", "clear"):
             width, height = result.size
             shown = str(result.job.output) + (f"\n{result.compare}" if result.compare else "")
-            doubt = " [yellow](unsure)[/yellow]" if result.confidence < options.keep_clear else ""
+            doubt = " [yellow](unsure)[/yellow]" if result.confidence < options.sure else ""
             if result.status == "restored" and result.applied < options.strength:
                 doubt = f" [yellow](unsure: {result.applied:.0%} of the restoration applied)[/yellow]"
             said = result.prompt + (" [green](left unchanged)[/green]" if result.status == "clear" else "")

@@ -31,6 +31,9 @@ COMPARE_SUFFIX = ".compare.png"
 
 SURE = 0.9
 """Default of RestoreOptions.sure: chosen on validation (docs/results/caution_sweep.py)."""
+KEEP_CLEAR = 0.6
+"""Default of RestoreOptions.keep_clear: the most cautious value within 0.1 dB of 0.8 on every
+validation set (docs/results/caution_sweep.py; 0.5 cost 0.12 dB on the held-out families)."""
 
 
 def caution_of(evidence: float, sure: float) -> float:
@@ -59,7 +62,7 @@ class RestoreOptions:
     overwrite: bool = False
     tile: int = 512
     overlap: int = 32
-    keep_clear: float = 0.8
+    keep_clear: float = KEEP_CLEAR
     """A photo the prompter calls clear with at least this confidence in every label is returned as it is."""
     sure: float = SURE
     """Probability of the strongest detected degradation from which its restoration is applied in full."""
@@ -160,8 +163,9 @@ def is_confidently_clear(record: EmbeddingRecord, threshold: float) -> bool:
 def restoration_share(record: EmbeddingRecord, keep_clear: float, sure: float) -> float:
     """How much of the restoration `restore` applies to the photo of `record` (before --strength):
     none to a confidently clear photo; for a degraded one, all of it when the prompter is at least
-    `sure` of its strongest degradation, less below (caution_of). A photo called clear without
-    confidence is restored in full: the restorer was trained to leave clear photos as they are."""
+    `sure` of its strongest degradation, less below (caution_of). A photo called clear with less
+    than `keep_clear` confidence is restored in full: the restorer was trained to leave clear photos
+    as they are, and it removes part of a degradation the prompter nearly saw."""
     if is_confidently_clear(record, keep_clear):
         return 0.0
     present = record.labels.astype(bool)

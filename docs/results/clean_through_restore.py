@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("folders", nargs="*", type=Path, help="folders of clean photos")
     parser.add_argument("--pairs", type=Path, action="append", default=[], help="a folder with input/ and target/")
     parser.add_argument("--checkpoint", default=str(SHIPPED_RESTORER))
-    parser.add_argument("--keep-clear", type=float, default=0.8)
+    parser.add_argument("--keep-clear", type=float, help="restore --keep-clear (default: restore's)")
     parser.add_argument("--sure", type=float, help="restore --sure (default: restore's)")
     parser.add_argument("--prompt", action="append", default=[], help="steer every photo with this prompt (repeatable: one pass each)")
     parser.add_argument("--limit", type=int, help="only the first N photos of each folder")
@@ -46,10 +46,10 @@ def main() -> None:
     for folder in args.pairs:  # targets matched to inputs by name as restore-eval's paired: split does
         pairs = [pair for pair in resolve_split(f"paired:{folder}").ready_pairs() if pair.clean][: args.limit]
         references |= {pair.degraded: pair.clean for pair in pairs}
-    caution = {"sure": args.sure} if args.sure is not None else {}
+    caution = {name: value for name, value in (("sure", args.sure), ("keep_clear", args.keep_clear)) if value is not None}
     rows = []
     for prompt in args.prompt or [None]:
-        options = RestoreOptions(prompt=prompt, keep_clear=args.keep_clear, **caution)
+        options = RestoreOptions(prompt=prompt, **caution)
         rows += (passed := through_restore(references, args.checkpoint, options))
         for row in passed:
             print(f"{row[0]:40s} {row[1]:9s} in {row[5]:6.2f} out {row[6]:6.2f} dB  conf {row[3]:.2f} applied {row[4]:.2f}  {row[2]}")

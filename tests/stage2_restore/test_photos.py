@@ -180,16 +180,22 @@ def test_only_a_confidently_clear_photo_is_left_alone():
     assert not is_confidently_clear(_record([1, 0, 0, 0, 0, 0], [0.99, 0.0, 0.0, 0.0, 0.0, 0.0]), 0.8)
 
 
-def test_a_photo_called_clear_is_written_back_unchanged_and_an_unsure_one_is_restored(tmp_path, tiny_checkpoint):
+def test_a_photo_called_clear_is_written_back_unchanged_unless_the_prompter_nearly_saw_a_degradation(tmp_path, tiny_checkpoint):
     photo = write_photo(tmp_path / "p.png", 40, 56, seed=3)
     model = Restorer.from_pretrained(tiny_checkpoint)
     dim = model.config.embedding_dim
-    vectors = {"sure/photo": _record([0] * 6, [0.05] * 6, dim), "unsure/photo": _record([0] * 6, [0.4] + [0.05] * 5, dim)}
+    vectors = {"sure/photo": _record([0] * 6, [0.05] * 6, dim), "unsure/photo": _record([0] * 6, [0.35] + [0.05] * 5, dim),
+               "nearly/photo": _record([0] * 6, [0.45] + [0.05] * 5, dim)}  # fmt: skip
     sure = _restore_one(model, vectors, "sure/photo", {}, PhotoJob(photo, tmp_path / "sure.png"), RestoreOptions())
     assert sure.status == "clear" and sure.confidence == pytest.approx(0.95)
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "sure.png")), np.asarray(Image.open(photo)))
     unsure = _restore_one(model, vectors, "unsure/photo", {}, PhotoJob(photo, tmp_path / "unsure.png"), RestoreOptions())
-    assert unsure.status == "restored" and unsure.confidence == pytest.approx(0.6) and unsure.applied == 1.0  # called clear: in full
+    assert unsure.status == "clear" and unsure.confidence == pytest.approx(0.65)  # above the default --keep-clear (0.6)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "unsure.png")), np.asarray(Image.open(photo)))
+    nearly = _restore_one(model, vectors, "nearly/photo", {}, PhotoJob(photo, tmp_path / "nearly.png"), RestoreOptions())
+    assert nearly.status == "restored" and nearly.applied == 1.0  # 0.45 low light: below --keep-clear, restored in full
+    wary = _restore_one(model, vectors, "unsure/photo", {}, PhotoJob(photo, tmp_path / "wary.png"), RestoreOptions(keep_clear=0.8))
+    assert wary.status == "restored" and wary.applied == 1.0
     steered = _restore_one(model, vectors, "sure/photo", {}, PhotoJob(photo, tmp_path / "steer.png"), RestoreOptions(prompt="haze"))
     assert steered.status == "restored" and steered.applied == 1.0  # the user's words override keep-clear and caution
 
