@@ -17,6 +17,9 @@
   training set would change every composite of the splits built with it.
 - underexposed:PATH[,PATH...]: the same, with low light only as base-ISO underexposure (dark and
   nearly noise-free, FAMILY_SETS["underexposed"]); the other degradations as in training.
+- dimroom:PATH[,PATH...]: each close-up of closeup:PATH as a dim room (shared.degrade.dim_room: the
+  exposure lowered to a room's level, the target as dark as the input), then degraded with the
+  training families: a dark photo with nothing to lift, as PolyU's rooms are.
 - paired:PATH: PATH/input/ and PATH/target/, real or foreign pairs (LOL, PolyU, ...); the category is the folder's name.
 """
 
@@ -34,6 +37,7 @@ import numpy as np
 from shared.degrade import CDD11_CATEGORIES, CLEAR, depth_from_disparity
 from shared.degrade.close_up import close_up
 from shared.degrade.composite import stable_id_hash
+from shared.degrade.dim_room import dim_room
 from shared.errors import SplitError
 from shared.image_io import IMAGE_SUFFIXES, fit_max_side, load_image
 
@@ -214,20 +218,26 @@ CLOSE_UP_SIDE = 512
 """Long side of the photo a close-up is cut from and enlarged back to: the size training photos are stored at."""
 
 
-def _close_ups(path: str) -> Split:
-    """Every photo of folder:PATH as one close-up of it at CLOSE_UP_SIDE, crop and zoom fixed by the photo's id."""
-    folders = [_clean_folder(p, "closeup") for p in path.split(",") if p]
-    _only_clean(folders, f"closeup:{path}")
+def _close_ups(path: str, kind: str = "closeup") -> Split:
+    """Every photo of folder:PATH as one close-up of it at CLOSE_UP_SIDE, crop and zoom fixed by the photo's id;
+    kind "dimroom" also lowers its exposure to a dim room's, by a level fixed the same way."""
+    folders = [_clean_folder(p, kind) for p in path.split(",") if p]
+    _only_clean(folders, f"{kind}:{path}")
     photos_of = _folders(path).clean_photos
 
-    def seen_close(photo: CleanPhoto) -> Callable[[], np.ndarray]:
+    def seen_close(photo: CleanPhoto) -> np.ndarray:
         # Cut from the photo at training size: cut from a larger original, the split's downscale would undo the zoom.
-        return lambda: close_up(fit_max_side(photo.load(), CLOSE_UP_SIDE), np.random.default_rng([stable_id_hash(photo.image_id), 17]))
+        return close_up(fit_max_side(photo.load(), CLOSE_UP_SIDE), np.random.default_rng([stable_id_hash(photo.image_id), 17]))
+
+    def seen(photo: CleanPhoto) -> Callable[[], np.ndarray]:
+        if kind == "dimroom":
+            return lambda: dim_room(seen_close(photo), np.random.default_rng([stable_id_hash(photo.image_id), 19]))
+        return lambda: seen_close(photo)
 
     def photos() -> list[CleanPhoto]:
-        return [CleanPhoto(f"{photo.image_id}-closeup", photo.source, seen_close(photo)) for photo in photos_of()]
+        return [CleanPhoto(f"{photo.image_id}-{kind}", photo.source, seen(photo)) for photo in photos_of()]
 
-    return Split(f"closeup:{path}", _slug("closeup", folders), 0, clean_photos=photos)
+    return Split(f"{kind}:{path}", _slug(kind, folders), 0, clean_photos=photos)
 
 
 def _match_target(degraded: Path, targets: dict[str, Path]) -> Path | None:
@@ -255,7 +265,8 @@ def _paired(path: str) -> Split:
 
 
 SPLIT_NAMES = ("lsdir-train", "lsdir-val", "cdd11", "cdd11-train", "demo", "folder:PATH[,PATH...]", "heldout:PATH",
-               "closeup:PATH[,PATH...]", "weather:PATH[,PATH...]", "underexposed:PATH[,PATH...]", "paired:PATH")  # fmt: skip
+               "closeup:PATH[,PATH...]", "dimroom:PATH[,PATH...]", "weather:PATH[,PATH...]", "underexposed:PATH[,PATH...]",
+               "paired:PATH")  # fmt: skip
 
 
 def resolve_split(name: str, data_root: str | Path | None = None) -> Split:
@@ -270,6 +281,8 @@ def resolve_split(name: str, data_root: str | Path | None = None) -> Split:
         return _heldout(name.removeprefix("heldout:"))
     if name.startswith("closeup:"):
         return _close_ups(name.removeprefix("closeup:"))
+    if name.startswith("dimroom:"):
+        return _close_ups(name.removeprefix("dimroom:"), "dimroom")
     if name.startswith("weather:"):
         return _family_split("weather", name.removeprefix("weather:"), 4)
     if name.startswith("underexposed:"):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from shared.degrade import FAMILY_SETS, HELD_OUT, DegradationModel
+from shared.degrade.camera import srgb_to_linear
 from shared.degrade.close_up import close_up
 from shared.degrade.composite import stable_id_hash
 from shared.errors import ConfigError, SplitError
@@ -322,3 +323,25 @@ def test_a_second_concurrent_build_waits_then_gives_up_and_a_stale_lock_is_taken
     (directory / "build.lock").write_text(finished.stdout.strip())  # left by a build that died
     assert len(build_pairs(split, tmp_path / "cache", SMALL).rows) == 9
     assert not (directory / "build.lock").exists()
+
+
+def test_a_dim_room_split_is_the_close_up_darkened_to_a_room_level_and_never_brightened(tmp_path):
+    from shared.degrade.dim_room import ROOM_LEVEL, dim_room
+
+    folder = photo_folder(tmp_path)
+    close = {p.image_id.removesuffix("-closeup"): p.load() for p in resolve_split(f"closeup:{folder}").clean_photos()}
+    split = resolve_split(f"dimroom:{folder}")
+    photos = split.clean_photos()
+    assert split.slug == f"dimroom-{folder.name}" and sorted(p.image_id for p in photos) == sorted(f"{i}-dimroom" for i in close)
+    for photo in photos:
+        room, seen = photo.load(), close[photo.image_id.removesuffix("-dimroom")]
+        np.testing.assert_array_equal(room, photo.load())  # the same room every time
+        if seen.mean() > ROOM_LEVEL[1]:
+            assert ROOM_LEVEL[0] - 0.02 <= room.mean() <= ROOM_LEVEL[1] + 0.02
+        assert room.mean() <= seen.mean() + 1e-6
+        # darker in linear light by one gain: the colours' ratios are kept where nothing clipped
+        gain = srgb_to_linear(room) / np.maximum(srgb_to_linear(seen), 1e-3)
+        lit = srgb_to_linear(seen) > 0.05
+        assert gain[lit].std() < 0.01
+    night = np.full((16, 16, 3), 0.05, np.float32)
+    np.testing.assert_array_equal(dim_room(night, np.random.default_rng(0)), night)  # darker than any room: kept as it is
