@@ -403,3 +403,31 @@ restore-eval "folder:$E/clean/bsds500-test" --seed 1234 --families classic --cac
 for p in rain100h_jordere_subset outdoor_rain_test1 sots_outdoor_airnet lol_eval15 polyu_real_noise; do
     restore-eval "paired:$E/paired/$p" --checkpoint new=stage2_restore/weights/restorer --report "docs/results/campaign_real_$p.csv"
 done
+# Fifteenth session. `restore --keep-clear` chosen on validation (rule in MODEL_CARD.md, set before the sweep): the shipped
+# pair under every candidate, on five validation sets (run here as two processes of one thread, their CSVs joined).
+python docs/results/caution_sweep.py --keep-clear 0.5,0.6,0.7,0.8 --sure 0.9 --limit 20 \
+    --sets "in-distribution,held-out families,dark,weather,close-ups" --report docs/results/keep_clear_sweep.csv
+for k in 0.6 0.8; do
+    python docs/results/clean_through_restore.py "$D/bsds500-val" --limit 20 --keep-clear $k --report "docs/results/clean_val_keep_clear_$k.csv"
+    python docs/results/clean_through_restore.py "$D/bsds500-val" --darkest 20 --keep-clear $k \
+        --report "docs/results/dim_clean_val_keep_clear_$k.csv"
+done
+# 0.6 chosen (restore's default now); scored after the decision.
+python docs/results/clean_through_restore.py "$E/clean/kodak24" "$E/clean/mcmaster" --report docs/results/clean_through_restore.csv
+python docs/results/clean_through_restore.py --pairs "$E/paired/polyu_real_noise" --report docs/results/polyu_through_restore.csv
+python docs/results/real_noref_grid.py "$E/real_noref/rain_heavyrain_web" "$E/real_noref/snow_real" "$E/real_noref/haze_real" \
+    "$E/real_noref/lowlight_lime" --per-folder 3 -o docs/results/real_noref.png
+# Prompter 4 on the classic composites (#11's first measure) and what its mistakes cost leg 14 (--true-prompts).
+restore-embed eval-prompter --split "folder:$E/clean/bsds500-test" --seed 1234 --families classic --cache-dir cache/eval-classic \
+    --report docs/results/prompter4_eval_classic.csv --confusion docs/results/prompter4_confusion_classic.png
+restore-eval "$val" --seed 1 --categories "$categories" --checkpoint shipped=stage2_restore/weights/restorer --true-prompts --limit 20 \
+    --report docs/results/restorer_val_leg14p4_true.csv
+restore-eval "$heldout" --seed 3 --categories "$categories" --checkpoint shipped=stage2_restore/weights/restorer --true-prompts \
+    --limit 20 --report docs/results/restorer_heldout_val_leg14p4_true.csv
+# Dim rooms (the `dimroom:` split, added after the decision): PolyU's failure on validation.
+restore-eval "dimroom:$D/bsds500-val" --seed 1 --categories clear,noise --checkpoint shipped=stage2_restore/weights/restorer --limit 20 \
+    --report docs/results/restorer_dimroom_val_leg14p4.csv
+python docs/results/caution_sweep.py --keep-clear 0.5,0.6,0.7,0.8 --sure 0.9 --limit 20 --sets "dim rooms" \
+    --report docs/results/keep_clear_sweep_dim_rooms.csv
+restore-eval "dimroom:$D/bsds500-val" --seed 1 --categories clear,noise --checkpoint shipped=stage2_restore/weights/restorer --limit 20 \
+    --true-prompts --report docs/results/restorer_dimroom_val_leg14p4_true.csv

@@ -61,6 +61,7 @@ VALIDATION = {
     "dark": ValidationSet(f"folder:{D}/bsds500-val", 1, families="dark", cache_subdir="dark"),
     "weather": ValidationSet(f"weather:{D}/bsds500-val", 1, categories=WEATHER_CATEGORIES),
     "close-ups": ValidationSet(f"closeup:{D}/bsds500-val", 1, categories="clear,noise,blur"),
+    "dim rooms": ValidationSet(f"dimroom:{D}/bsds500-val", 1, categories="clear,noise"),
 }
 UNCHANGED_DB = 60.0
 """PSNR counted for a clean photo returned exactly as it was (its true PSNR is infinite)."""
