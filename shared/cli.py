@@ -94,7 +94,7 @@ def synthesis_config(
     return dataclasses.replace(default_synthesis(split), **changes)
 
 
-def build_split_pairs(split_name: str, data_root: str | None, cache_dir: str, **synthesis):
+def build_split_pairs(split_name: str, data_root: str | None, cache_dir: str, workers: int = 1, **synthesis):
     """Resolve a split and build its pairs with a progress bar; print a one-line summary and failures."""
     from shared.pairs import build_pairs
     from shared.splits import resolve_split
@@ -102,7 +102,7 @@ def build_split_pairs(split_name: str, data_root: str | None, cache_dir: str, **
     split = resolve_split(split_name, data_root)
     config = synthesis_config(split, **synthesis)
     with progress_bar(f"pairs {split.name}") as on_progress:
-        report = build_pairs(split, cache_dir, config, on_progress)
+        report = build_pairs(split, cache_dir, config, on_progress, workers=workers)
     what = f"{report.built} photos synthesized now" if report.built or not report.rows else "already built, nothing to do"
     console.print(f"[green]{split.name}[/green]: {len(report.rows)} pairs in {report.pairs_dir} ({what})")
     for failure in report.failures:

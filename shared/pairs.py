@@ -12,9 +12,10 @@ resumes where it stopped; the final manifest.jsonl is written atomically at the 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,17 +262,53 @@ def resynthesize(row: PairRow, config: SynthesisConfig, photo: CleanPhoto) -> np
     return to_uint8(degraded).astype(np.float32) / 255
 
 
+_PHOTOS: list[CleanPhoto] = []
+"""The photos of the build in progress, for the worker processes forked from it: their loaders are
+closures, which a process pool cannot pickle, so a worker is handed an index into this list."""
+
+
+def _synthesize_one(task: tuple[int, Path, SynthesisConfig]) -> tuple[list[PairRow], dict | None]:
+    """The rows of photo _PHOTOS[index], or the failure of a photo that cannot be read."""
+    index, directory, config = task
+    photo = _PHOTOS[index]
+    try:
+        return _synthesize_photo(photo, directory, config), None
+    except ImageReadError as exc:
+        return [], {"source": photo.source, "error": str(exc)}
+
+
+def _synthesized(
+    photos: list[CleanPhoto], pending: list[int], directory: Path, config: SynthesisConfig, workers: int
+) -> Iterator[tuple[list[PairRow], dict | None]]:
+    """(rows, failure) for each pending photo, in order; `workers` > 1 synthesizes in forked processes."""
+    global _PHOTOS
+    tasks = [(index, directory, config) for index in pending]
+    _PHOTOS = photos
+    try:
+        if workers <= 1 or len(tasks) <= 1:
+            yield from map(_synthesize_one, tasks)
+            return
+        # Fork: the workers inherit _PHOTOS; every composite is seeded by (seed, photo, category, variant), so the pairs
+        # are the same whichever process makes them.
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(_synthesize_one, tasks)
+    finally:
+        _PHOTOS = []
+
+
 def build_pairs(
     split: Split,
     cache_root: str | Path,
     config: SynthesisConfig | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     wait_seconds: float = 3600.0,
+    workers: int = 1,
 ) -> PairsReport:
     """Write (once) the pairs of `split` under cache_root; bad photos are listed in failures and skipped.
 
     Without a `config`, a split already (partly) built keeps the config it was built with, and a
-    new one gets the defaults with the split's own seed and family set.
+    new one gets the defaults with the split's own seed and family set. `workers` processes
+    synthesize photos side by side (the pairs are the same for any number).
     """
     directory = pairs_dir(cache_root, split)
     if config is None:
@@ -295,20 +332,20 @@ def build_pairs(
         else:
             photos = split.clean_photos()
             rows = list(done_rows)
+            pending = [index for index, photo in enumerate(photos) if photo.image_id not in done_ids]
+            if on_progress and len(pending) < len(photos):
+                on_progress(len(photos) - len(pending), len(photos))
             with open(directory / PARTIAL, "a") as partial:
-                for index, photo in enumerate(photos):
-                    if photo.image_id not in done_ids:
-                        try:
-                            new_rows = _synthesize_photo(photo, directory, config)
-                        except ImageReadError as exc:
-                            failures.append({"source": photo.source, "error": str(exc)})
-                        else:
-                            partial.write("".join(row.to_json(directory) + "\n" for row in new_rows))
-                            partial.flush()
-                            rows.extend(new_rows)
-                            built += 1
+                for done, (new_rows, failure) in enumerate(_synthesized(photos, pending, directory, config, workers)):
+                    if failure:
+                        failures.append(failure)
+                    else:
+                        partial.write("".join(row.to_json(directory) + "\n" for row in new_rows))
+                        partial.flush()
+                        rows.extend(new_rows)
+                        built += 1
                     if on_progress:
-                        on_progress(index + 1, len(photos))
+                        on_progress(len(photos) - len(pending) + done + 1, len(photos))
         rows.sort(key=lambda r: (r.image_id, r.variant, r.category))
         atomic_write_text(directory / FAILURES, "".join(json.dumps(f) + "\n" for f in failures))
         atomic_write_text(directory / MANIFEST, "".join(row.to_json(directory) + "\n" for row in rows))

@@ -25,10 +25,11 @@ def pairs(
     max_side: int = typer.Option(None, "--max-side", help="Downscale larger photos (default 512); 0 keeps full size"),
     variants: int = typer.Option(None, "--variants", min=1, help="Independent composites per (photo, category) (default 1)"),
     families: str = typer.Option(None, "--families", help=FAMILIES_HELP),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes synthesizing side by side (one per core; the same pairs)"),
 ) -> None:
     """Synthesize a split's degraded/clean pairs once, under CACHE_DIR/<split>/pairs/."""
-    build_split_pairs(split, data_root, cache_dir, seed=seed, categories=categories, per_image=per_image, max_side=max_side,
-                      variants=variants, families=families)  # fmt: skip
+    build_split_pairs(split, data_root, cache_dir, workers, seed=seed, categories=categories, per_image=per_image,
+                      max_side=max_side, variants=variants, families=families)  # fmt: skip
 
 
 @app.command()

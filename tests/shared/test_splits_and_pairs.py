@@ -345,3 +345,17 @@ def test_a_dim_room_split_is_the_close_up_darkened_to_a_room_level_and_never_bri
         assert gain[lit].std() < 0.01
     night = np.full((16, 16, 3), 0.05, np.float32)
     np.testing.assert_array_equal(dim_room(night, np.random.default_rng(0)), night)  # darker than any room: kept as it is
+
+
+def test_two_workers_write_the_same_pairs_as_one_and_skip_a_bad_photo_alike(tmp_path, bad_files):
+    split = resolve_split(f"folder:{photo_folder(tmp_path, bad_files)}")
+    config = SynthesisConfig(seed=3, categories=("clear", "low", "haze_rain", "snow"), max_side=32, variants=2)
+    progress = []
+    one = build_pairs(split, tmp_path / "one", config)
+    two = build_pairs(split, tmp_path / "two", config, lambda done, total: progress.append((done, total)), workers=2)
+    assert one.built == two.built == 3 and len(one.failures) == len(two.failures) == len(bad_files)
+    assert progress[-1] == (3 + len(bad_files), 3 + len(bad_files))
+    manifest = [(one.pairs_dir / MANIFEST).read_text(), (two.pairs_dir / MANIFEST).read_text()]
+    assert manifest[0] == manifest[1]  # paths inside the manifest are relative to its folder
+    for a, b in zip(one.rows, two.rows, strict=True):
+        np.testing.assert_array_equal(load_image(a.degraded).rgb, load_image(b.degraded).rgb)
