@@ -11,7 +11,9 @@ policy's on every set. Never run on ../shared/data/eval.
     python docs/results/caution_sweep.py --checkpoint stage2_restore/weights/restorer --limit 10 \
         --report docs/results/caution_sweep.csv
     python docs/results/caution_sweep.py --keep-clear 0.5,0.6,0.7,0.8 --sure 0.9 --limit 20 \
-        --sets in-distribution,held-out,dark,weather,close-ups --report docs/results/keep_clear_sweep.csv
+        --sets "in-distribution,held-out families,dark,weather,close-ups" --report docs/results/keep_clear_sweep.csv
+
+Each set's vectors must exist (restore-eval on the set with the same checkpoint builds them).
 """
 
 from __future__ import annotations
