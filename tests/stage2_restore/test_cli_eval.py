@@ -33,7 +33,8 @@ def test_known_errors_are_one_red_line_and_an_exit_code(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: unknown split 'nosuch'; choose one of lsdir-train, lsdir-val, cdd11, cdd11-train, demo, "
-        "folder:PATH[,PATH...], heldout:PATH, closeup:PATH[,PATH...], weather:PATH[,PATH...], underexposed:PATH[,PATH...], paired:PATH"
+        "folder:PATH[,PATH...], heldout:PATH, closeup:PATH[,PATH...], dimroom:PATH[,PATH...], "
+        "weather:PATH[,PATH...], underexposed:PATH[,PATH...], paired:PATH"
     ]
     debug = run_cli("restore-eval", "nosuch", cwd=tmp_path, env={"RESTORE_DEBUG": "1"})
     assert "Traceback" in debug.stderr and "SplitError" in debug.stderr
