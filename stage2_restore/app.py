@@ -95,8 +95,8 @@ def main() -> None:
     defaults = RestoreOptions()
     clear = is_confidently_clear(state.detected, defaults.keep_clear)
     share = restoration_share(state.detected, defaults.keep_clear, defaults.sure)
-    note = " — nothing to remove, so the strength starts at 0" if clear else ""
-    note = " — unsure, but nothing to remove, so the strength starts at 0" if clear and confidence < defaults.sure else note
+    doubt = "unsure, but " if confidence < defaults.sure else ""
+    note = f" — {doubt}nothing to remove, so the strength starts at 0" if clear else ""
     note = f" — unsure, so the strength starts at {share:.2f}" if 0 < share < 1 else note
     st.markdown(f"**Detected:** {state.detected.prompt} (confidence {confidence:.2f}{note})")
     # One box per photo whose default is the detected prompt: it shows from the first frame (a value put in session
