@@ -431,3 +431,12 @@ python docs/results/caution_sweep.py --keep-clear 0.5,0.6,0.7,0.8 --sure 0.9 --l
     --report docs/results/keep_clear_sweep_dim_rooms.csv
 restore-eval "dimroom:$D/bsds500-val" --seed 1 --categories clear,noise --checkpoint shipped=stage2_restore/weights/restorer --limit 20 \
     --true-prompts --report docs/results/restorer_dimroom_val_leg14p4_true.csv
+# Sixteenth session. Restorer leg 17: leg 14's mixture plus the `dimroom:` split (dim rooms, clean and noisy, target as
+# dark) at a tenth of every batch, taken from the overcalled rows. Rule in MODEL_CARD.md, set before training. Every
+# training split's vectors rebuilt with the shipped prompter 4 on a fresh machine (pairs with --workers 2). Not trained
+# yet: the session ran out after the pairs (main 23 min, closeup 2, weather 8, underexposed 7, dimroom 1.5 on 2 workers).
+dimroom="dimroom:$D/bsds500-train,$D/urban100,$D/sunhays80,$D/dpst,$D/imagenet,$D/t91,$D/div2k"
+restore-embed pairs --split "$dimroom" --categories clear,noise --workers 2
+for split in "$train" "$closeup" "$weather" "$under" "$dimroom"; do
+    restore-embed build --split "$split" --encoder local --prompter shared/weights/assessor
+done
